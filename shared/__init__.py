@@ -1,0 +1,1 @@
+"""The AI gateway package: every Cloud Function imports it (see README, Architecture)."""

@@ -1,0 +1,133 @@
+"""The gateway's error tree. Every error carries data, never just a message.
+
+    GatewayError                      base: `message`, HTTP `status`
+    ├── RequestError                  the caller's input is wrong (400/413), names the `field`
+    │   └── UnknownModelError         a model name we cannot resolve (points at GET /v1/models)
+    ├── CatalogError                  the model catalog data file is invalid (fails at load)
+    └── ProviderError                 a provider said no, or could not be reached
+                                      `kind`, `provider`, `status`, `retryable`, `retry_after`,
+                                      `code`, `param`, `in_stream`
+
+`ProviderError.kind` is the normalized kind of providers.md section 4. Each provider module
+classifies its own statuses and codes into a kind; nothing else matches message strings. The
+seed's coarser `type` (authentication, rate_limit, invalid_request, api_error, network_error) is a
+table lookup on the kind (`SEED_TYPE`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "SEED_TYPE",
+    "CatalogError",
+    "ErrorKind",
+    "GatewayError",
+    "ProviderError",
+    "RequestError",
+    "SeedErrorType",
+    "UnknownModelError",
+]
+
+ErrorKind = Literal[
+    "authentication",
+    "permission",
+    "rate_limit",
+    "invalid_request",
+    "not_found",
+    "context_length",
+    "content_filter",
+    "overloaded",
+    "timeout",
+    "api_error",
+    "network_error",
+]
+SeedErrorType = Literal["authentication", "rate_limit", "invalid_request", "api_error", "network_error"]
+
+SEED_TYPE: dict[ErrorKind, SeedErrorType] = {
+    "authentication": "authentication",
+    "permission": "authentication",
+    "rate_limit": "rate_limit",
+    "invalid_request": "invalid_request",
+    "not_found": "invalid_request",
+    "context_length": "invalid_request",
+    "content_filter": "invalid_request",
+    "overloaded": "api_error",
+    "timeout": "network_error",
+    "api_error": "api_error",
+    "network_error": "network_error",
+}
+
+
+class GatewayError(Exception):
+    status: int = 500
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class RequestError(GatewayError):
+    """Bad input from the caller: a clear status, message and the field at fault."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
+        super().__init__(message, status=status)
+        self.field = field
+
+
+class UnknownModelError(RequestError):
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"Unknown model {model!r}: see GET /v1/models for the models this gateway serves.",
+            field="model",
+        )
+        self.model = model
+
+
+class CatalogError(GatewayError):
+    """The catalog data file is invalid; names the row at fault."""
+
+    def __init__(self, message: str, *, row: str | None = None) -> None:
+        super().__init__(message, status=500)
+        self.row = row
+
+
+class ProviderError(GatewayError):
+    """A classified provider failure: what happened, and whether trying again can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ErrorKind,
+        provider: str,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        in_stream: bool = False,
+    ) -> None:
+        super().__init__(message, status=status if status is not None else 502)
+        self.kind: ErrorKind = kind
+        self.provider = provider
+        self.upstream_status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.code = code
+        self.param = param
+        self.in_stream = in_stream
+
+    @property
+    def seed_type(self) -> SeedErrorType:
+        return SEED_TYPE[self.kind]
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderError(kind={self.kind!r}, provider={self.provider!r}, status={self.upstream_status!r}, "
+            f"retryable={self.retryable!r}, retry_after={self.retry_after!r}, code={self.code!r})"
+        )
