@@ -35,17 +35,11 @@ class SSEStreamParser:
     def close(self) -> list[ChatChunk]:
         if self._error is not None:
             raise self._error
+        # The flush holds at most the one last, unterminated event: an error there has no chunks
+        # before it in this call, so `_run` raises it directly.
         out = self._run(self._sse.flush())
-        pending = self._pending()
-        if pending is not None:
-            if out:
-                return out
-            raise pending
         out.extend(self.on_end())
         return out
-
-    def _pending(self) -> ProviderError | None:
-        return self._error
 
     def _run(self, events: list[SSEEvent]) -> list[ChatChunk]:
         out: list[ChatChunk] = []
