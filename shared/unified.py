@@ -215,6 +215,8 @@ class Delta:
     reasoning: str | None = None
     # Anthropic's `signature_delta` for the thinking block being streamed (needed to replay it).
     reasoning_signature: str | None = None
+    # Anthropic `redacted_thinking` block data: opaque, replayed as-is on the next turn.
+    reasoning_redacted: str | None = None
     refusal: str | None = None
 
 

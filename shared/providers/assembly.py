@@ -36,6 +36,7 @@ class _ChoiceState:
     refusal: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     reasoning_signature: str | None = None
+    redacted: list[str] = field(default_factory=list)
     calls: dict[int, _Call] = field(default_factory=dict)
     finish_reason: FinishReason | None = None
 
@@ -65,6 +66,8 @@ class StreamAssembler:
                 state.reasoning.append(delta.reasoning)
             if delta.reasoning_signature:
                 state.reasoning_signature = delta.reasoning_signature
+            if delta.reasoning_redacted:
+                state.redacted.append(delta.reasoning_redacted)
             for piece in delta.tool_calls:
                 call = state.calls.setdefault(piece.index, _Call())
                 if piece.id:
@@ -89,6 +92,7 @@ class StreamAssembler:
             reasoning: tuple[ReasoningBlock, ...] = ()
             if state.reasoning or state.reasoning_signature:
                 reasoning = (ReasoningBlock(text="".join(state.reasoning), signature=state.reasoning_signature),)
+            reasoning += tuple(ReasoningBlock(redacted=True, data=data) for data in state.redacted)
             message = ResponseMessage(
                 content="".join(state.content) if state.content else None,
                 tool_calls=calls,
