@@ -34,9 +34,10 @@ class _Call:
 class _ChoiceState:
     content: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    reasoning_signature: str | None = None
-    redacted: list[str] = field(default_factory=list)
+    # Reasoning blocks in arrival order. A signature closes the open thinking block (Anthropic
+    # sends `signature_delta` last in each block); a redacted block is whole on arrival.
+    blocks: list[ReasoningBlock] = field(default_factory=list)
+    open_text: list[str] | None = None
     calls: dict[int, _Call] = field(default_factory=dict)
     finish_reason: FinishReason | None = None
 
@@ -63,11 +64,17 @@ class StreamAssembler:
             if delta.refusal:
                 state.refusal.append(delta.refusal)
             if delta.reasoning:
-                state.reasoning.append(delta.reasoning)
+                if state.open_text is None:
+                    state.open_text = []
+                state.open_text.append(delta.reasoning)
             if delta.reasoning_signature:
-                state.reasoning_signature = delta.reasoning_signature
+                state.blocks.append(
+                    ReasoningBlock(text="".join(state.open_text or ()), signature=delta.reasoning_signature)
+                )
+                state.open_text = None
             if delta.reasoning_redacted:
-                state.redacted.append(delta.reasoning_redacted)
+                _close_thinking(state)
+                state.blocks.append(ReasoningBlock(redacted=True, data=delta.reasoning_redacted))
             for piece in delta.tool_calls:
                 call = state.calls.setdefault(piece.index, _Call())
                 if piece.id:
@@ -89,20 +96,24 @@ class StreamAssembler:
                 ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments), thought_signature=c.thought_signature)
                 for _, c in sorted(state.calls.items())
             )
-            reasoning: tuple[ReasoningBlock, ...] = ()
-            if state.reasoning or state.reasoning_signature:
-                reasoning = (ReasoningBlock(text="".join(state.reasoning), signature=state.reasoning_signature),)
-            reasoning += tuple(ReasoningBlock(redacted=True, data=data) for data in state.redacted)
+            _close_thinking(state)
             message = ResponseMessage(
                 content="".join(state.content) if state.content else None,
                 tool_calls=calls,
                 refusal="".join(state.refusal) if state.refusal else None,
-                reasoning=reasoning,
+                reasoning=tuple(state.blocks),
             )
             choices.append(Choice(index=index, message=message, finish_reason=state.finish_reason))
         return ChatResponse(
             id=self.id, model=self.model, created=self.created, choices=tuple(choices), usage=self.usage
         )
+
+
+def _close_thinking(state: _ChoiceState) -> None:
+    """Thinking text with no signature yet (Gemini thought summaries, a cut stream) ends here."""
+    if state.open_text is not None:
+        state.blocks.append(ReasoningBlock(text="".join(state.open_text)))
+        state.open_text = None
 
 
 def assemble(chunks: list[ChatChunk]) -> ChatResponse:

@@ -98,3 +98,30 @@ def test_unterminated_last_event_is_parsed_at_close() -> None:
     parser = _Parser()
     assert parser.feed(b"data: a\n\ndata: end") != []
     assert parser.close() == []
+
+
+def test_reasoning_blocks_keep_their_order_and_signatures() -> None:
+    # Interleaved thinking (Anthropic): thinking, redacted, thinking again, each closed by its signature.
+    response = assemble(
+        [
+            chunk(Delta(reasoning="first ")),
+            chunk(Delta(reasoning="block", reasoning_signature="s1")),
+            chunk(Delta(reasoning_redacted="opaque")),
+            chunk(Delta(reasoning="second")),
+            chunk(Delta(reasoning_signature="s2")),
+            chunk(Delta(reasoning="unsigned tail")),
+        ]
+    )
+    blocks = response.choices[0].message.reasoning
+    assert [(b.text, b.signature, b.redacted, b.data) for b in blocks] == [
+        ("first block", "s1", False, None),
+        ("", None, True, "opaque"),
+        ("second", "s2", False, None),
+        ("unsigned tail", None, False, None),
+    ]
+
+
+def test_signature_without_reasoning_text_is_kept() -> None:
+    # Gemini 3 signs the answer's text part even when no thought summary was asked for.
+    response = assemble([chunk(Delta(content="4", reasoning_signature="sig"))])
+    assert [(b.text, b.signature) for b in response.choices[0].message.reasoning] == [("", "sig")]
