@@ -1,0 +1,1 @@
+"""Local tools that are never deployed: the development server and the provider simulator."""
