@@ -137,6 +137,8 @@ def _usage(usage: Usage) -> dict[str, Any]:
         "cache_read_input_tokens": usage.cached,
         "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write, "ephemeral_1h_input_tokens": 0},
         "output_tokens": usage.completion,
+        # The 2026 wire adds a thinking breakdown inside output_tokens (providers.md 2.2).
+        "output_tokens_details": {"thinking_tokens": usage.reasoning},
         "service_tier": "standard",
     }
 

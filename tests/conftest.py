@@ -1,4 +1,4 @@
-"""One simulator for the whole session (real uvicorn on loopback), reset through its admin API per test."""
+"""Session fixtures shared by every test folder: one provider simulator (real uvicorn on loopback), reset per test."""
 
 from __future__ import annotations
 
