@@ -22,6 +22,7 @@ from shared.providers.anthropic_reply import parse_response
 from shared.providers.anthropic_request import parse_request
 from shared.providers.anthropic_stream import AnthropicStreamParser
 from shared.providers.spec import HttpRequest, ProviderSpec
+from shared.providers.tool_arguments import arguments_object
 from shared.unified import (
     ChatRequest,
     ContentPart,
@@ -234,13 +235,7 @@ def _assistant_blocks(message: Message, i: int) -> list[dict[str, Any]]:
             blocks.append({"type": "thinking", "thinking": reasoning.text, "signature": reasoning.signature})
     blocks.extend(_content_blocks(message.content, i, images=False))
     for k, call in enumerate(message.tool_calls):
-        field = f"messages[{i}].tool_calls[{k}].function.arguments"
-        try:
-            arguments = orjson.loads(call.arguments or "{}")
-        except orjson.JSONDecodeError:
-            raise RequestError("tool call arguments are not valid JSON", field=field) from None
-        if not isinstance(arguments, dict):
-            raise RequestError("tool call arguments must be a JSON object", field=field)
+        arguments = arguments_object(call.arguments, field=f"messages[{i}].tool_calls[{k}].function.arguments")
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments})
     return blocks
 

@@ -24,6 +24,7 @@ from shared.providers.gemini_reply import parse_response
 from shared.providers.gemini_schema import JSON_MIME_TYPE, parse_request
 from shared.providers.gemini_stream import GeminiStreamParser, JsonArrayStreamParser
 from shared.providers.spec import HttpRequest, ProviderSpec
+from shared.providers.tool_arguments import arguments_object
 from shared.unified import ChatRequest, ContentPart, ImagePart, Message, TextPart, Tool, ToolChoiceFunction
 
 __all__ = [
@@ -222,13 +223,7 @@ def _model_parts(message: Message, where: str) -> list[dict[str, Any]]:
         target["thoughtSignature"] = signature
     parts.extend(content)
     for k, call in enumerate(message.tool_calls):
-        field = f"{where}.tool_calls[{k}].function.arguments"
-        try:
-            args = orjson.loads(call.arguments or "{}")
-        except orjson.JSONDecodeError:
-            raise RequestError("tool call arguments are not valid JSON", field=field) from None
-        if not isinstance(args, dict):
-            raise RequestError("Gemini needs tool call arguments to be a JSON object", field=field)
+        args = arguments_object(call.arguments, field=f"{where}.tool_calls[{k}].function.arguments")
         parts.append(
             {
                 "functionCall": {"name": call.name, "args": args},
