@@ -31,8 +31,9 @@ pytest: venv
 simulator: venv
 	$(BIN)/python -m local.simulator --port $(SIM_PORT)
 
-# Until the chat function lands (issue 3), `make run` starts what runs locally today: the simulator.
-run: simulator
+# The gateway on 127.0.0.1:$${PORT:-8080}, embedded backends; the simulator behind it when no provider key is set.
+run: venv
+	$(BIN)/python -m local
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

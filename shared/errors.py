@@ -3,7 +3,10 @@
     GatewayError                      base: `message`, HTTP `status`
     ├── RequestError                  the caller's input is wrong (400/413), names the `field`
     │   └── UnknownModelError         a model name we cannot resolve (points at GET /v1/models)
+    ├── AuthError                     no or wrong gateway key (401), or a scope it lacks (403)
     ├── CatalogError                  the model catalog data file is invalid (fails at load)
+    ├── UpstreamFailure               the gateway gave up: every attempt's ProviderError, and the
+    │                                 status the caller gets (Errors section of the architecture)
     └── ProviderError                 a provider said no, or could not be reached
                                       `kind`, `provider`, `status`, `retryable`, `retry_after`,
                                       `code`, `param`, `in_stream`
@@ -20,6 +23,7 @@ from typing import Literal
 
 __all__ = [
     "SEED_TYPE",
+    "AuthError",
     "CatalogError",
     "ErrorKind",
     "GatewayError",
@@ -27,6 +31,7 @@ __all__ = [
     "RequestError",
     "SeedErrorType",
     "UnknownModelError",
+    "UpstreamFailure",
 ]
 
 ErrorKind = Literal[
@@ -88,6 +93,13 @@ class UnknownModelError(RequestError):
         self.model = model
 
 
+class AuthError(GatewayError):
+    """The gateway key is missing or unknown (401), or lacks what the call needs (403)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message, status=status)
+
+
 class CatalogError(GatewayError):
     """The catalog data file is invalid; names the row at fault."""
 
@@ -131,3 +143,55 @@ class ProviderError(GatewayError):
             f"ProviderError(kind={self.kind!r}, provider={self.provider!r}, status={self.upstream_status!r}, "
             f"retryable={self.retryable!r}, retry_after={self.retry_after!r}, code={self.code!r})"
         )
+
+
+# Kinds the caller caused: passed through with their own status, never retried or failed over.
+_CALLER_STATUS: dict[ErrorKind, int] = {
+    "invalid_request": 400,
+    "context_length": 400,
+    "content_filter": 400,
+    "not_found": 404,
+}
+
+
+class UpstreamFailure(GatewayError):
+    """Every attempt failed. `status` follows the architecture's Errors section:
+
+    400/404 for the caller's own mistakes (passed through), 401/403 when the failing credential is the
+    caller's own key, 429 (+ Retry-After) when every attempt was rate-limited, 504 on timeout, 502
+    otherwise. `retried` says whether the gateway already retried (then `x-should-retry: false`).
+    """
+
+    def __init__(self, attempts: tuple[ProviderError, ...], *, caller_credential: bool = False) -> None:
+        if not attempts:
+            raise ValueError("an UpstreamFailure needs at least one attempt")
+        last = attempts[-1]
+        super().__init__(last.message, status=_failure_status(attempts, caller_credential))
+        self.attempts = attempts
+        self.last = last
+        self.retried = len(attempts) > 1
+        rate_limited = all(a.kind == "rate_limit" for a in attempts)
+        self.retry_after = last.retry_after if rate_limited else None
+
+    @property
+    def kind(self) -> ErrorKind:
+        return self.last.kind
+
+    @property
+    def provider(self) -> str:
+        return self.last.provider
+
+
+def _failure_status(attempts: tuple[ProviderError, ...], caller_credential: bool) -> int:
+    last = attempts[-1]
+    if last.kind in _CALLER_STATUS:
+        return _CALLER_STATUS[last.kind]
+    if last.kind in ("authentication", "permission"):
+        if caller_credential:
+            return 401 if last.kind == "authentication" else 403
+        return 502
+    if all(a.kind == "rate_limit" for a in attempts):
+        return 429
+    if last.kind == "timeout":
+        return 504
+    return 502

@@ -286,14 +286,16 @@ def test_latency_and_time_to_first_token(http: httpx2.Client) -> None:
     assert openai_post(http, openai_body("x [sim latency_ms=150]")).status_code == 200
     assert time.monotonic() - started >= 0.15
     body = openai_body("x [sim ttft_ms=150 chunk_gap_ms=20 chunks=3]", stream=True)
+    # Measured from the request, not from the headers: when the status line goes out relative to the
+    # first event is the server's business, so only lower bounds from the request start are asserted.
+    opened_at = time.monotonic()
     with http.stream("POST", "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY}"}) as response:
-        headers_at = time.monotonic()
         chunks = response.iter_bytes()
         next(chunks)
         first_at = time.monotonic()
         rest = b"".join(chunks)
         done_at = time.monotonic()
-    assert first_at - headers_at >= 0.14
+    assert first_at - opened_at >= 0.15
     assert done_at - first_at >= 0.1  # 6 more events, 20 ms apart
     assert rest.endswith(b"data: [DONE]\n\n")
 

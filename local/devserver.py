@@ -1,0 +1,167 @@
+"""The local dev server behind `make run`: every route on one port, production server stack.
+
+It builds the chat API from the environment (embedded defaults: SQLite-free for now, events in
+segment files under GATEWAY_DATA_DIR), serves it with uvicorn on uvloop + httptools (not a debug
+server), and mounts the apps by path (they route on full paths). With no provider key set at all it
+also starts the provider simulator, as a child process on a free loopback port, and points every
+provider at it; with any key set it talks to the real providers (or wherever a *_BASE_URL says).
+Its first lines say which, print the development key when it was just made, and a ready-to-paste
+curl and Python example. Ctrl-C stops the server and the simulator it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+
+import httpx2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from shared.api.chat import ChatApi
+from shared.api.deps import ChatDeps, build_chat_deps
+from shared.providers import PROVIDERS
+from shared.settings import Settings
+
+__all__ = ["main", "simulator_base_urls"]
+
+# Any non-empty key works with the simulator; this one says what it is.
+SIMULATOR_KEY = "simulator-key"
+_SIMULATOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}
+
+
+def simulator_base_urls(url: str) -> dict[str, str]:
+    return {provider: url + path for provider, path in _SIMULATOR_PATHS.items()}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_simulator(port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `python -m local.simulator` on 127.0.0.1 and wait until it answers."""
+    port = port or _free_port()
+    child = subprocess.Popen([sys.executable, "-m", "local.simulator", "--port", str(port), "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise RuntimeError(f"the provider simulator exited with status {child.returncode}")
+        try:
+            if httpx2.get(f"{url}/_sim/health", timeout=1.0).status_code == 200:
+                return child, url
+        except httpx2.HTTPError:
+            time.sleep(0.05)
+    child.terminate()
+    raise RuntimeError("the provider simulator did not start within 20 s")
+
+
+def settings_for_run(settings: Settings, simulator_url: str | None) -> Settings:
+    if simulator_url is None:
+        return settings
+    keys = MappingProxyType(dict.fromkeys(PROVIDERS, (SIMULATOR_KEY,)))
+    return replace(settings, provider_keys=keys, base_urls=MappingProxyType(simulator_base_urls(simulator_url)))
+
+
+def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> str:
+    base = f"http://{host}:{port}"
+    lines = [f"AI gateway on {base}"]
+    if simulator_url is not None:
+        lines.append(f"providers: the built-in simulator at {simulator_url} (no OPENAI/ANTHROPIC/GEMINI_API_KEY set)")
+    else:
+        configured = [p for p in PROVIDERS if deps.settings.provider_key_configured(p)]
+        lines.append(f"providers: real APIs with keys for {', '.join(configured)} (base URLs from the environment)")
+    lines.append(f"usage events: {deps.settings.data_dir / 'events'}")
+    dev = deps.dev_key
+    if dev.fresh and dev.plaintext:
+        key = dev.plaintext
+        lines.append(f"development key (shown once, stored only as its hash): {key}")
+    elif dev.source == "env":
+        key = "$GATEWAY_DEV_KEY"
+        lines.append("development key: GATEWAY_DEV_KEY from the environment")
+    else:
+        key = "$GATEWAY_DEV_KEY"
+        lines.append(
+            f"development key: made earlier, stored only as its hash in {dev.path}; set GATEWAY_DEV_KEY to yours, "
+            "or delete that file and restart for a new one"
+        )
+    lines += [
+        "",
+        "try it:",
+        f"  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \\",
+        '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}\'',
+        "",
+        "  from openai import OpenAI",
+        f"  client = OpenAI(base_url='{base}/v1', api_key='{key}')",
+        "  print(client.chat.completions.create(model='claude-haiku-4-5',",
+        "        messages=[{'role': 'user', 'content': 'Hello!'}]).choices[0].message.content)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_app(api: ChatApi) -> Starlette:
+    # The chat app routes on full paths (/api/ai/chat, /v1/...): mounted at the root. The analytics,
+    # health and keys apps join here as their issues land.
+    return Starlette(routes=[Mount("/", app=api.asgi())])
+
+
+async def serve(deps: ChatDeps, host: str, port: int) -> None:
+    async def get() -> ChatDeps:
+        return deps
+
+    config = uvicorn.Config(
+        build_app(ChatApi(get)),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await deps.aclose()
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local", description="Run the AI gateway locally.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(os.environ if environ is None else environ)
+    port = args.port if args.port is not None else settings.port
+    use_simulator = not any(settings.provider_key_configured(p) for p in PROVIDERS)
+    child: subprocess.Popen[bytes] | None = None
+    simulator_url = None
+    if use_simulator:
+        child, simulator_url = start_simulator()
+    try:
+        deps = build_chat_deps(settings_for_run(settings, simulator_url))
+        print(banner(deps, args.host, port, simulator_url), flush=True)
+        asyncio.run(serve(deps, args.host, port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()

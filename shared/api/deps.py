@@ -1,0 +1,78 @@
+"""Building what the chat API needs, once per instance: settings in, a ready service out.
+
+`build_chat_deps` wires the pieces (catalog, the one pooled HTTP client, platform credentials, the
+events sink, the signature store, the key ring with the development key) from a parsed `Settings`. It
+is called lazily on the first request (Cloud Functions) or at start (the local dev server), never at
+import. Tests pass their own events sink or transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+
+from shared.auth import DevKey, KeyRing, ensure_dev_key
+from shared.catalog import Catalog, default_catalog
+from shared.credentials import PlatformCredentials
+from shared.events.local_sink import LocalSegmentSink
+from shared.events.port import EventSink
+from shared.local_secrets import resolve_salt
+from shared.providers.signatures import InMemorySignatureStore
+from shared.retry import RetryPolicy
+from shared.service import AIService
+from shared.settings import Settings
+from shared.transport import make_client
+
+__all__ = ["ChatDeps", "build_chat_deps", "events_dir"]
+
+
+def events_dir(data_dir: Path) -> Path:
+    return data_dir / "events"
+
+
+@dataclass(slots=True)
+class ChatDeps:
+    settings: Settings
+    catalog: Catalog
+    service: AIService
+    keys: KeyRing
+    events: EventSink
+    client: httpx2.AsyncClient
+    dev_key: DevKey
+
+    async def aclose(self) -> None:
+        await self.events.close()
+        await self.client.aclose()
+
+
+def build_chat_deps(
+    settings: Settings,
+    *,
+    events: EventSink | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> ChatDeps:
+    salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
+    dev_key = ensure_dev_key(settings, salt)
+    keys = KeyRing(salt, [dev_key.record])
+    catalog = default_catalog()
+    client = make_client(
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=max(settings.first_byte_timeout_seconds, settings.stream_idle_timeout_seconds),
+        transport=transport,
+    )
+    sink = events if events is not None else LocalSegmentSink(events_dir(settings.data_dir))
+    service = AIService(
+        catalog=catalog,
+        client=client,
+        credentials=PlatformCredentials(settings.provider_keys),
+        base_urls=settings.base_urls,
+        events=sink,
+        signatures=InMemorySignatureStore(),
+        retry=RetryPolicy(
+            max_retries=settings.router_max_retries, max_retry_after_seconds=settings.retry_after_max_seconds
+        ),
+        request_timeout=settings.request_timeout_seconds,
+    )
+    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key)

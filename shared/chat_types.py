@@ -1,0 +1,52 @@
+"""What the service core takes besides the request, and what it gives back.
+
+`ChatOptions` carries the per-request routing switches (seed body fields or `x-gateway-*` headers);
+`ChatResult` is a finished JSON reply with its billing facts; `ChatStream` is a live stream whose
+billing facts are known once it has been consumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.cost import Cost
+from shared.unified import ChatChunk, ChatResponse, Usage
+
+__all__ = ["ChatOptions", "ChatResult", "ChatStream"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    preferred_provider: str | None = None  # internal name: openai | anthropic | gemini
+    cost_optimization: bool | None = None
+    fallback: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    response: ChatResponse
+    provider: str  # internal name of the provider that served it
+    model: str  # the model id that served it
+    cost: Cost
+    attempts: int
+    request_id: str
+
+
+class ChatStream(Protocol):
+    """An async iterator of unified chunks. `provider`/`model` are known before the first chunk;
+    `usage` and `cost` once the stream has ended (None when the provider reported no usage)."""
+
+    provider: str
+    model: str
+    request_id: str
+    attempts: int
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def cost(self) -> Cost: ...

@@ -1,0 +1,400 @@
+"""The service core (the seed's `AIService`): one code path for chat, JSON and streaming.
+
+The HTTP apps parse and authenticate, then call `chat` / `chat_stream` with an explicit `Identity`;
+the in-process facade calls the same methods. Per request: resolve the model (catalog, aliases,
+provider prefixes), pick the credential, build the provider request once, send it through the one
+pooled client, retry what is retryable with the one backoff module, parse, price with `Decimal`, and
+record exactly one usage event, failures and streams included.
+
+Until routing lands (the routing issue), the model's own provider serves it with a platform key.
+Streams are retried only before their first chunk: once a byte has reached the caller they are never
+restarted, and a failure becomes a typed in-stream error (partial usage recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random as _random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TypeVar
+
+import httpx2
+
+from shared.catalog import Catalog
+from shared.chat_types import ChatOptions, ChatResult
+from shared.clock import Clock, SystemClock
+from shared.cost import UNPRICED, Cost, cost_of
+from shared.credentials import PlatformCredentials
+from shared.errors import GatewayError, ProviderError, UpstreamFailure
+from shared.events.port import EventSink
+from shared.identity import Identity
+from shared.model_names import ResolvedModel, resolve_model
+from shared.providers import PROVIDERS, ProviderSpec
+from shared.providers.signatures import SignatureStore, attach_signatures, remember_signatures
+from shared.providers.spec import HttpRequest, StreamParser
+from shared.retry import RetryPolicy
+from shared.service_events import EventFacts, build_event
+from shared.transport import transport_error
+from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
+
+__all__ = ["AIService", "LiveStream"]
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class NoCredentialError(GatewayError):
+    """No key is configured for the provider that serves the model (503: the gateway's setup)."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"no API key is configured for provider {provider!r}", status=503)
+        self.provider = provider
+
+
+@dataclasses.dataclass(slots=True)
+class _Call:
+    """One request on its way: everything decided before the first attempt."""
+
+    identity: Identity
+    route: str
+    requested: str  # the model name as the caller gave it
+    resolved: ResolvedModel
+    spec: ProviderSpec
+    request: ChatRequest
+    built: HttpRequest
+    request_id: str
+    started_at: float  # wall clock, for the event timestamp
+    t0: float  # monotonic, for latencies
+
+
+class AIService:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        client: httpx2.AsyncClient,
+        credentials: PlatformCredentials,
+        base_urls: Mapping[str, str],
+        events: EventSink,
+        signatures: SignatureStore,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        request_timeout: float = 600.0,
+    ) -> None:
+        self.catalog = catalog
+        self._client = client
+        self._credentials = credentials
+        self._base_urls = dict(base_urls)
+        self._events = events
+        self._signatures = signatures
+        self._retry = retry or RetryPolicy()
+        self._clock = clock or SystemClock()
+        self._sleep = sleep
+        self._random = random
+        self._request_timeout = request_timeout
+
+    async def reject(self, identity: Identity, route: str, error: GatewayError, *, model: str = "") -> None:
+        """Record a request the HTTP layer refused before it reached the core (bad body, too large)."""
+        now = self._clock.time()
+        request = ChatRequest(model=model, messages=())
+        await self._record_failure(request, identity, route, now, self._clock.monotonic(), error, stream=False)
+
+    # --- JSON -------------------------------------------------------------------------------------
+
+    async def chat(
+        self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
+    ) -> ChatResult:
+        started_at, t0 = self._clock.time(), self._clock.monotonic()
+        try:
+            call = await self._prepare(request, identity, route, started_at, t0)
+        except GatewayError as error:
+            await self._record_failure(request, identity, route, started_at, t0, error, stream=False)
+            raise
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                response, attempts = await self._with_retries(call, self._send_json)
+        except UpstreamFailure as failure:
+            await self._record(call, stream=False, error=failure, attempts=len(failure.attempts))
+            raise
+        except TimeoutError:
+            timed_out = UpstreamFailure((self._timeout_error(call),))
+            await self._record(call, stream=False, error=timed_out, attempts=1)
+            raise timed_out from None
+        if not response.created:
+            response = dataclasses.replace(response, created=int(started_at))
+        await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
+        cost = self._cost(call, response.usage)
+        await self._record(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
+        return ChatResult(
+            response=response,
+            provider=call.spec.name,
+            model=call.resolved.model,
+            cost=cost,
+            attempts=attempts,
+            request_id=call.request_id,
+        )
+
+    async def _send_json(self, call: _Call) -> ChatResponse:
+        built = call.built
+        try:
+            reply = await self._client.request(built.method, built.url, headers=built.headers, content=built.body)
+        except httpx2.HTTPError as error:
+            raise transport_error(error, call.spec.name) from error
+        if reply.status_code != 200:
+            raise call.spec.classify_error(reply.status_code, reply.content, reply.headers)
+        return call.spec.parse_response(reply.content)
+
+    # --- streams ----------------------------------------------------------------------------------
+
+    async def chat_stream(
+        self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
+    ) -> LiveStream:
+        """Open the stream and wait for its first chunk, retrying until then; the returned stream
+        yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
+        request = dataclasses.replace(request, stream=True)
+        started_at, t0 = self._clock.time(), self._clock.monotonic()
+        try:
+            call = await self._prepare(request, identity, route, started_at, t0)
+        except GatewayError as error:
+            await self._record_failure(request, identity, route, started_at, t0, error, stream=True)
+            raise
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                opened, attempts = await self._with_retries(call, self._open_stream)
+        except UpstreamFailure as failure:
+            await self._record(call, stream=True, error=failure, attempts=len(failure.attempts))
+            raise
+        except TimeoutError:
+            timed_out = UpstreamFailure((self._timeout_error(call),))
+            await self._record(call, stream=True, error=timed_out, attempts=1)
+            raise timed_out from None
+        return LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - t0)
+
+    async def _open_stream(self, call: _Call) -> _Opened:
+        built = call.built
+        outgoing = self._client.build_request(built.method, built.url, headers=built.headers, content=built.body)
+        try:
+            reply = await self._client.send(outgoing, stream=True)
+        except httpx2.HTTPError as error:
+            raise transport_error(error, call.spec.name) from error
+        try:
+            if reply.status_code != 200:
+                body = await reply.aread()
+                raise call.spec.classify_error(reply.status_code, body, reply.headers)
+            parser = call.spec.stream_parser(call.request)
+            # Decoded bytes: a provider may gzip its event stream (httpx2 asks for it by default).
+            pieces = reply.aiter_bytes()
+            first: list[ChatChunk] = []
+            ended = False
+            while not first and not ended:
+                try:
+                    data = await anext(pieces)
+                except StopAsyncIteration:
+                    first, ended = parser.close(), True
+                else:
+                    first = parser.feed(data)
+        except httpx2.HTTPError as error:
+            await reply.aclose()
+            raise transport_error(error, call.spec.name) from error
+        except BaseException:
+            await reply.aclose()
+            raise
+        return _Opened(reply, pieces, parser, first, ended)
+
+    # --- shared steps -----------------------------------------------------------------------------
+
+    async def _prepare(
+        self, request: ChatRequest, identity: Identity, route: str, started_at: float, t0: float
+    ) -> _Call:
+        resolved = resolve_model(request.model, self.catalog)
+        spec = PROVIDERS[resolved.provider]
+        key = self._credentials.key_for(resolved.provider)
+        if key is None:
+            raise NoCredentialError(resolved.provider)
+        outgoing = dataclasses.replace(request, model=resolved.model)
+        if resolved.provider == "gemini":
+            outgoing = await attach_signatures(outgoing, self._signatures, identity.tenant)
+        max_output = resolved.entry.max_output if resolved.entry is not None else None
+        built = spec.build_request(
+            outgoing, api_key=key, base_url=self._base_urls[resolved.provider], max_output_tokens=max_output
+        )
+        return _Call(identity, route, request.model, resolved, spec, outgoing, built, uuid.uuid4().hex, started_at, t0)
+
+    async def _with_retries(self, call: _Call, once: Callable[[_Call], Awaitable[T]]) -> tuple[T, int]:
+        errors: list[ProviderError] = []
+        while True:
+            try:
+                return await once(call), len(errors) + 1
+            except ProviderError as error:
+                errors.append(error)
+                delay = self._retry.delay(len(errors), error.retry_after, self._random) if error.retryable else None
+                if delay is None:
+                    raise UpstreamFailure(tuple(errors)) from error
+            await self._sleep(delay)
+
+    def _timeout_error(self, call: _Call) -> ProviderError:
+        return ProviderError(
+            f"{call.spec.name} did not finish within {self._request_timeout:g} s",
+            kind="timeout",
+            provider=call.spec.name,
+            retryable=True,
+        )
+
+    def _cost(self, call: _Call, usage: Usage | None) -> Cost:
+        if usage is None:
+            return UNPRICED
+        return cost_of(usage, call.resolved.entry)
+
+    async def _record(
+        self,
+        call: _Call,
+        *,
+        stream: bool,
+        usage: Usage | None = None,
+        cost: Cost | None = None,
+        error: GatewayError | None = None,
+        attempts: int,
+        ttft: float | None = None,
+    ) -> None:
+        facts = EventFacts(
+            identity=call.identity,
+            route=call.route,
+            request_id=call.request_id,
+            model_requested=call.requested,
+            provider=call.spec.name,
+            model=call.resolved.model,
+            price_verified=call.resolved.entry.price_verified if call.resolved.entry is not None else None,
+            stream=stream,
+            started_at=call.started_at,
+            latency=self._clock.monotonic() - call.t0,
+            ttft=ttft,
+            attempts=attempts,
+            usage=usage,
+            cost=cost,
+            error=error,
+        )
+        await self._events.publish(build_event(facts))
+
+    async def _record_failure(
+        self,
+        request: ChatRequest,
+        identity: Identity,
+        route: str,
+        started_at: float,
+        t0: float,
+        error: GatewayError,
+        *,
+        stream: bool,
+    ) -> None:
+        facts = EventFacts(
+            identity=identity,
+            route=route,
+            request_id=uuid.uuid4().hex,
+            model_requested=request.model,
+            provider=None,
+            model=None,
+            price_verified=None,
+            stream=stream,
+            started_at=started_at,
+            latency=self._clock.monotonic() - t0,
+            ttft=None,
+            attempts=0,
+            usage=None,
+            cost=None,
+            error=error,
+        )
+        await self._events.publish(build_event(facts))
+
+
+@dataclasses.dataclass(slots=True)
+class _Opened:
+    reply: httpx2.Response
+    pieces: AsyncIterator[bytes]
+    parser: StreamParser
+    first: list[ChatChunk]
+    ended: bool
+
+
+class LiveStream:
+    """A stream that has produced its first chunk. Iterate it once; `usage` and `cost` are known at
+    the end. A failure after the first chunk raises `ProviderError(in_stream=True)` from the iteration."""
+
+    def __init__(self, service: AIService, call: _Call, opened: _Opened, attempts: int, *, ttft: float) -> None:
+        self._service = service
+        self._call = call
+        self._opened = opened
+        self.attempts = attempts
+        self.ttft = ttft
+        self.provider = call.spec.name
+        self.model = call.resolved.model
+        self.request_id = call.request_id
+        self.created = int(call.started_at)
+        self.usage: Usage | None = None
+        self.cost: Cost = UNPRICED
+        self._calls: list[ToolCall] = []
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ChatChunk]:
+        opened, call = self._opened, self._call
+        error: GatewayError | None = None
+        try:
+            for chunk in opened.first:
+                self._observe(chunk)
+                yield chunk
+            if not opened.ended:
+                async for chunk in self._rest():
+                    self._observe(chunk)
+                    yield chunk
+        except ProviderError as failure:
+            error = failure
+            raise
+        except GeneratorExit:
+            # The caller went away (client disconnected): stop reading, record what was used.
+            error = GatewayError("the client closed the stream", status=499)
+            raise
+        finally:
+            await opened.reply.aclose()
+            service = self._service
+            self.cost = service._cost(call, self.usage)
+            if error is None:
+                await remember_signatures(self._calls, service._signatures, call.identity.tenant)
+            await service._record(
+                call,
+                stream=True,
+                usage=self.usage,
+                cost=self.cost,
+                error=error,
+                attempts=self.attempts,
+                ttft=self.ttft,
+            )
+
+    async def _rest(self) -> AsyncIterator[ChatChunk]:
+        opened, provider = self._opened, self._call.spec.name
+        try:
+            async for data in opened.pieces:
+                for chunk in opened.parser.feed(data):
+                    yield chunk
+        except httpx2.HTTPError as error:
+            cut = transport_error(error, provider)
+            cut.in_stream = True
+            raise cut from error
+        for chunk in opened.parser.close():
+            yield chunk
+
+    def _observe(self, chunk: ChatChunk) -> None:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            for piece in choice.delta.tool_calls:
+                if piece.thought_signature and piece.id:
+                    self._calls.append(ToolCall(piece.id, piece.name or "", "", piece.thought_signature))
+
+
+def _tool_calls(response: ChatResponse) -> list[ToolCall]:
+    return [call for choice in response.choices for call in choice.message.tool_calls]
