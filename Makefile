@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 SIM_PORT ?= 8090
 
-.PHONY: test lint typecheck pytest run simulator venv clean
+.PHONY: test lint typecheck pytest run simulator venv clean bench
 
 venv: $(STAMP)
 
@@ -34,6 +34,12 @@ simulator: venv
 # The gateway on 127.0.0.1:$${PORT:-8080}, embedded backends; the simulator behind it when no provider key is set.
 run: venv
 	$(BIN)/python -m local
+
+# Benchmarks (not part of `make test`): adapter overhead, and the gateway in front of the simulator
+# (needs wrk: apt-get install -y wrk). Results go to bench/results/.
+bench: venv
+	$(BIN)/python -m bench.adapters
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
 import httpx2
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -119,6 +121,22 @@ def build_app(api: ChatApi) -> Starlette:
     return Starlette(routes=[Mount("/", app=api.asgi())])
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal that stopped it once it has shut down. The dev server still has work
+    then (flush the usage events, close the client, stop the simulator): re-raised, SIGTERM's default
+    action ends the process first, and SIGINT makes asyncio cancel that cleanup. So: handle both, re-raise
+    neither."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 async def serve(deps: ChatDeps, host: str, port: int) -> None:
     async def get() -> ChatDeps:
         return deps
@@ -135,7 +153,7 @@ async def serve(deps: ChatDeps, host: str, port: int) -> None:
         timeout_graceful_shutdown=5,
     )
     try:
-        await uvicorn.Server(config).serve()
+        await _Server(config).serve()
     finally:
         await deps.aclose()
 
@@ -155,7 +173,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     try:
         deps = build_chat_deps(settings_for_run(settings, simulator_url))
         print(banner(deps, args.host, port, simulator_url), flush=True)
-        asyncio.run(serve(deps, args.host, port))
+        # Config(loop="uvloop") only applies through Server.run(); serve() runs on the caller's loop.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(deps, args.host, port))
     except KeyboardInterrupt:
         pass
     finally:

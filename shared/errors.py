@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_RETRY_AFTER",
     "SEED_TYPE",
     "AuthError",
     "CatalogError",
@@ -66,6 +67,8 @@ SEED_TYPE: dict[ErrorKind, SeedErrorType] = {
 
 class GatewayError(Exception):
     status: int = 500
+    # The gateway's id of the request that failed, once the service core gave it one (x-request-id).
+    request_id: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -145,6 +148,9 @@ class ProviderError(GatewayError):
         )
 
 
+# Seconds a 429 asks the caller to wait when no provider said how long.
+DEFAULT_RETRY_AFTER = 1.0
+
 # Kinds the caller caused: passed through with their own status, never retried or failed over.
 _CALLER_STATUS: dict[ErrorKind, int] = {
     "invalid_request": 400,
@@ -171,7 +177,11 @@ class UpstreamFailure(GatewayError):
         self.last = last
         self.retried = len(attempts) > 1
         rate_limited = all(a.kind == "rate_limit" for a in attempts)
-        self.retry_after = last.retry_after if rate_limited else None
+        # A 429 always says when to come back: the provider's hint, else a short default.
+        if rate_limited:
+            self.retry_after: float | None = DEFAULT_RETRY_AFTER if last.retry_after is None else last.retry_after
+        else:
+            self.retry_after = None
 
     @property
     def kind(self) -> ErrorKind:

@@ -20,6 +20,8 @@ class RetryPolicy:
     base_seconds: float = 0.25
     cap_seconds: float = 8.0
     max_retry_after_seconds: float = 10.0
+    # All the waiting one request may do across its retries; a request is not held longer than this.
+    max_total_wait_seconds: float = 10.0
 
     def delay(self, retry: int, retry_after: float | None, random: Callable[[], float]) -> float | None:
         """Seconds to wait before retry number `retry` (1-based), or `None` when it should not happen:

@@ -27,7 +27,7 @@ from shared.chat_types import ChatOptions, ChatResult
 from shared.clock import Clock, SystemClock
 from shared.cost import UNPRICED, Cost, cost_of
 from shared.credentials import PlatformCredentials
-from shared.errors import GatewayError, ProviderError, UpstreamFailure
+from shared.errors import GatewayError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
 from shared.model_names import ResolvedModel, resolve_model
@@ -118,10 +118,12 @@ class AIService:
             async with asyncio.timeout(self._request_timeout):
                 response, attempts = await self._with_retries(call, self._send_json)
         except UpstreamFailure as failure:
+            failure.request_id = call.request_id
             await self._record(call, stream=False, error=failure, attempts=len(failure.attempts))
             raise
         except TimeoutError:
             timed_out = UpstreamFailure((self._timeout_error(call),))
+            timed_out.request_id = call.request_id
             await self._record(call, stream=False, error=timed_out, attempts=1)
             raise timed_out from None
         if not response.created:
@@ -166,10 +168,12 @@ class AIService:
             async with asyncio.timeout(self._request_timeout):
                 opened, attempts = await self._with_retries(call, self._open_stream)
         except UpstreamFailure as failure:
+            failure.request_id = call.request_id
             await self._record(call, stream=True, error=failure, attempts=len(failure.attempts))
             raise
         except TimeoutError:
             timed_out = UpstreamFailure((self._timeout_error(call),))
+            timed_out.request_id = call.request_id
             await self._record(call, stream=True, error=timed_out, attempts=1)
             raise timed_out from None
         return LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - t0)
@@ -211,6 +215,11 @@ class AIService:
         self, request: ChatRequest, identity: Identity, route: str, started_at: float, t0: float
     ) -> _Call:
         resolved = resolve_model(request.model, self.catalog)
+        if resolved.entry is not None and not resolved.entry.features.chat_completions:
+            raise RequestError(
+                f"{resolved.model} is served by OpenAI's Responses API only, not by chat completions",
+                field="model",
+            )
         spec = PROVIDERS[resolved.provider]
         key = self._credentials.key_for(resolved.provider)
         if key is None:
@@ -226,14 +235,17 @@ class AIService:
 
     async def _with_retries(self, call: _Call, once: Callable[[_Call], Awaitable[T]]) -> tuple[T, int]:
         errors: list[ProviderError] = []
+        waited = 0.0
         while True:
             try:
                 return await once(call), len(errors) + 1
             except ProviderError as error:
                 errors.append(error)
                 delay = self._retry.delay(len(errors), error.retry_after, self._random) if error.retryable else None
-                if delay is None:
+                # One budget for all the waiting of a request: past it, answer now (architecture, Routing).
+                if delay is None or waited + delay > self._retry.max_total_wait_seconds:
                     raise UpstreamFailure(tuple(errors)) from error
+            waited += delay
             await self._sleep(delay)
 
     def _timeout_error(self, call: _Call) -> ProviderError:
@@ -354,8 +366,9 @@ class LiveStream:
         except ProviderError as failure:
             error = failure
             raise
-        except GeneratorExit:
-            # The caller went away (client disconnected): stop reading, record what was used.
+        except (GeneratorExit, asyncio.CancelledError):
+            # The caller went away: Starlette cancels the task iterating the stream (CancelledError);
+            # closing the generator throws GeneratorExit. Stop reading, record what was used.
             error = GatewayError("the client closed the stream", status=499)
             raise
         finally:

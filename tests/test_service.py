@@ -350,3 +350,39 @@ async def test_a_gzipped_event_stream_is_decoded_before_parsing() -> None:
     h = harness(reply)
     stream = await h.service.chat_stream(ask(), IDENTITY)
     assert [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content] == ["zipped"]
+
+
+async def test_responses_only_models_are_refused_on_chat_naming_the_model() -> None:
+    h = harness()
+    with pytest.raises(RequestError) as caught:
+        await h.service.chat(ask("gpt-5-pro"), IDENTITY)
+    assert caught.value.field == "model"
+    assert h.script.seen == []
+
+
+async def test_waiting_is_bounded_per_request_not_only_per_retry() -> None:
+    # Each hint (6 s) is under the 10 s per-wait limit, but two of them would exceed the 10 s budget.
+    limited = [httpx2.Response(429, content=openai_error(429), headers={"retry-after": "6"}) for _ in range(4)]
+    h = harness(*limited)
+    with pytest.raises(UpstreamFailure) as caught:
+        await h.service.chat(ask(), IDENTITY)
+    assert h.sleeps == [6.0]
+    assert len(caught.value.attempts) == 2
+
+
+async def test_failures_carry_the_request_id_of_their_usage_event() -> None:
+    h = harness(httpx2.Response(400, content=openai_error(400, "bad", "invalid_request_error")))
+    with pytest.raises(UpstreamFailure) as caught:
+        await h.service.chat(ask(), IDENTITY)
+    assert caught.value.request_id == only_event(h)["request_id"]
+
+
+async def test_a_stream_abandoned_by_its_consumer_is_recorded_as_an_error() -> None:
+    body = sse(chunk({"role": "assistant"}), chunk({"content": "a"}), chunk({"content": "b"}), chunk({}, "stop"))
+    h = harness(streamed(body))
+    stream = await h.service.chat_stream(ask(), IDENTITY)
+    iterator = aiter(stream)
+    await anext(iterator)
+    await iterator.aclose()  # type: ignore[attr-defined]
+    event = only_event(h)
+    assert (event["status"], event["http_status"], event["error_kind"]) == ("error", 200, "network_error")

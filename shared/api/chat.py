@@ -95,7 +95,13 @@ class ChatApi:
         self._table = {(r.path, m): r.endpoint for r in self.routes for m in r.methods or ()}
 
     def asgi(self) -> Starlette:
-        return Starlette(routes=self.routes)
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return _no_route(404, request.url.path)
+
+        async def not_allowed(request: Request, exc: Exception) -> Response:
+            return _no_route(405, request.url.path)
+
+        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
 
     async def dispatch(self, request: Request) -> Response:
         """The Cloud Function entry: the same routes, matched on the full path."""
@@ -225,4 +231,12 @@ def _route_headers(provider: str, model: str, request_id: str, attempts: int) ->
 
 def _error_response(wire: Wire, error: GatewayError, timing: ServerTiming) -> Response:
     status, headers, content = wire.error(error)
+    if error.request_id is not None:
+        headers = {**headers, "x-request-id": error.request_id}
     return Response(content, status_code=status, headers={**headers, **timing.header()})
+
+
+def _no_route(status: int, path: str) -> Response:
+    message = "method not allowed" if status == 405 else f"no route for {path}"
+    body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
+    return Response(body, status_code=status, media_type=JSON)

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from shared.api.redaction import redact
 from shared.errors import (
     SEED_TYPE,
     AuthError,
@@ -121,7 +122,7 @@ def seed_error_event(exc: GatewayError, *, attempts: int | None = None) -> dict[
         code, kind, retryable = _generic_code(exc), "api_error", exc.status >= 502
     error: dict[str, Any] = {
         "code": code,
-        "message": exc.message,
+        "message": redact(exc.message),
         "type": kind,
         "provider": provider,
         "retryable": retryable,
@@ -157,7 +158,7 @@ def openai_error_event(exc: GatewayError) -> dict[str, Any]:
         param = failure.param
     else:
         kind, code = "server_error", _generic_code(exc)
-    return {"error": {"message": exc.message, "type": kind, "param": param, "code": code}}
+    return {"error": {"message": redact(exc.message), "type": kind, "param": param, "code": code}}
 
 
 def openai_error(exc: GatewayError) -> Reply:

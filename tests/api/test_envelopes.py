@@ -148,10 +148,11 @@ def test_retry_after_only_on_429_and_503(envelope: Any) -> None:
 
 
 @render
-def test_rate_limit_without_a_known_wait_has_no_retry_after(envelope: Any) -> None:
+def test_rate_limit_without_a_known_wait_still_says_when_to_come_back(envelope: Any) -> None:
+    # Architecture, Errors: 429 + Retry-After when every attempt was rate-limited; no provider hint -> 1 s.
     status, headers, _ = envelope(UpstreamFailure((provider_error("rate_limit"),)))
     assert status == 429
-    assert "retry-after" not in headers
+    assert headers["retry-after"] == "1"
 
 
 @render
