@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import random as _random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import httpx2
@@ -185,13 +185,13 @@ class AIService:
             reply = await self._client.send(outgoing, stream=True)
         except httpx2.HTTPError as error:
             raise transport_error(error, call.spec.name) from error
+        # Decoded bytes: a provider may gzip its event stream (httpx2 asks for it by default).
+        pieces = reply.aiter_bytes()
         try:
             if reply.status_code != 200:
                 body = await reply.aread()
                 raise call.spec.classify_error(reply.status_code, body, reply.headers)
             parser = call.spec.stream_parser(call.request)
-            # Decoded bytes: a provider may gzip its event stream (httpx2 asks for it by default).
-            pieces = reply.aiter_bytes()
             first: list[ChatChunk] = []
             ended = False
             while not first and not ended:
@@ -202,10 +202,10 @@ class AIService:
                 else:
                     first = parser.feed(data)
         except httpx2.HTTPError as error:
-            await reply.aclose()
+            await _close(pieces, reply)
             raise transport_error(error, call.spec.name) from error
         except BaseException:
-            await reply.aclose()
+            await _close(pieces, reply)
             raise
         return _Opened(reply, pieces, parser, first, ended)
 
@@ -302,10 +302,11 @@ class AIService:
         *,
         stream: bool,
     ) -> None:
+        error.request_id = error.request_id or uuid.uuid4().hex
         facts = EventFacts(
             identity=identity,
             route=route,
-            request_id=uuid.uuid4().hex,
+            request_id=error.request_id,
             model_requested=request.model,
             provider=None,
             model=None,
@@ -322,10 +323,15 @@ class AIService:
         await self._events.publish(build_event(facts))
 
 
+async def _close(pieces: AsyncGenerator[bytes, None], reply: httpx2.Response) -> None:
+    await pieces.aclose()
+    await reply.aclose()
+
+
 @dataclasses.dataclass(slots=True)
 class _Opened:
     reply: httpx2.Response
-    pieces: AsyncIterator[bytes]
+    pieces: AsyncGenerator[bytes, None]
     parser: StreamParser
     first: list[ChatChunk]
     ended: bool
@@ -372,6 +378,9 @@ class LiveStream:
             error = GatewayError("the client closed the stream", status=499)
             raise
         finally:
+            # Close the byte iterator here, not in the garbage collector (which may run it on another
+            # thread mid-iteration), then the response.
+            await opened.pieces.aclose()
             await opened.reply.aclose()
             service = self._service
             self.cost = service._cost(call, self.usage)

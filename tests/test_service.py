@@ -386,3 +386,17 @@ async def test_a_stream_abandoned_by_its_consumer_is_recorded_as_an_error() -> N
     await iterator.aclose()  # type: ignore[attr-defined]
     event = only_event(h)
     assert (event["status"], event["http_status"], event["error_kind"]) == ("error", 200, "network_error")
+
+
+async def test_rejected_requests_get_a_request_id_matching_their_event() -> None:
+    h = harness()
+    error = RequestError("messages must not be empty", field="messages")
+    await h.service.reject(IDENTITY, "openai", error)
+    event = only_event(h)
+    assert error.request_id == event["request_id"]
+    assert (event["status"], event["http_status"], event["error_kind"], event["attempts"]) == (
+        "error",
+        400,
+        "invalid_request",
+        0,
+    )

@@ -10,7 +10,7 @@ Every reply carries `Server-Timing`; chat replies also `x-request-id` and the `x
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,31 +96,24 @@ class ChatApi:
 
     def asgi(self) -> Starlette:
         async def not_found(request: Request, exc: Exception) -> Response:
-            return _no_route(404, request.url.path)
+            return _no_route(request.url.path, ())
 
         async def not_allowed(request: Request, exc: Exception) -> Response:
-            return _no_route(405, request.url.path)
+            return _no_route(request.url.path, self._allowed(request.url.path))
 
         return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
 
     async def dispatch(self, request: Request) -> Response:
         """The Cloud Function entry: the same routes, matched on the full path."""
-        timing = ServerTiming()
         path = request.url.path
         endpoint = self._table.get((path, request.method))
         if endpoint is not None:
             response: Response = await endpoint(request)
             return response
-        allowed = sorted(m for p, m in self._table if p == path)
-        headers = timing.header()
-        if allowed:
-            status, message = 405, "method not allowed"
-            headers["allow"] = ", ".join(allowed)  # RFC 9110: a 405 lists the methods the path takes
-        else:
-            # The path is the caller's (percent-decoded, so it may hold quotes): serialized, never spliced.
-            status, message = 404, f"no route for {path[:ECHO]}"
-        content = orjson.dumps({"error": {"message": message, "type": "invalid_request_error"}})
-        return Response(content, status_code=status, media_type=JSON, headers=headers)
+        return _no_route(path, self._allowed(path))
+
+    def _allowed(self, path: str) -> list[str]:
+        return sorted(m for p, m in self._table if p == path)
 
     async def seed_chat(self, request: Request) -> Response:
         return await self._chat(request, SEED)
@@ -236,7 +229,15 @@ def _error_response(wire: Wire, error: GatewayError, timing: ServerTiming) -> Re
     return Response(content, status_code=status, headers={**headers, **timing.header()})
 
 
-def _no_route(status: int, path: str) -> Response:
-    message = "method not allowed" if status == 405 else f"no route for {path}"
+def _no_route(path: str, allowed: Sequence[str]) -> Response:
+    """404 for an unknown path, 405 (with `Allow`, RFC 9110) for a known path and another method."""
+    headers = ServerTiming().header()
+    if allowed:
+        status, message = 405, "method not allowed"
+        headers["allow"] = ", ".join(allowed)
+    else:
+        # The path is the caller's (percent-decoded, so it may hold quotes): serialized, never spliced,
+        # and echoed only in part.
+        status, message = 404, f"no route for {path[:ECHO]}"
     body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
-    return Response(body, status_code=status, media_type=JSON)
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
