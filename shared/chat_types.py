@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.cache.policy import CacheDecision
 from shared.cost import Cost
 from shared.unified import ChatChunk, ChatResponse, Usage
 
@@ -22,6 +23,7 @@ class ChatOptions:
     preferred_provider: str | None = None  # internal name: openai | anthropic | gemini
     cost_optimization: bool | None = None
     fallback: bool | None = None
+    cache: CacheDecision | None = None  # from the request's headers; None: the service decides without them
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class ChatResult:
     cost: Cost
     attempts: int
     request_id: str
+    cache_status: str = "BYPASS"  # the x-gateway-cache header: HIT | MISS | BYPASS
+    cost_saved_micros: int = 0  # a cache hit: what the stored reply cost
 
 
 class ChatStream(Protocol):

@@ -18,10 +18,13 @@ import dataclasses
 import random as _random
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import TypeVar
 
 import httpx2
 
+from shared.cache.entry import CachedReply, replay_chunks
+from shared.cache.policy import CacheDecision, header_value
 from shared.catalog import Catalog
 from shared.chat_types import ChatOptions, ChatResult
 from shared.clock import Clock, SystemClock
@@ -32,16 +35,19 @@ from shared.events.port import EventSink
 from shared.identity import Identity
 from shared.model_names import ResolvedModel, resolve_model
 from shared.providers import PROVIDERS, ProviderSpec
+from shared.providers.assembly import StreamAssembler
 from shared.providers.signatures import SignatureStore, attach_signatures, remember_signatures
 from shared.providers.spec import HttpRequest, StreamParser
+from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
-from shared.service_events import EventFacts, build_event
+from shared.service_events import FREE, EventFacts, build_event
 from shared.transport import transport_error
 from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
 
-__all__ = ["AIService", "LiveStream"]
+__all__ = ["AIService", "LiveStream", "ReplayStream"]
 
 T = TypeVar("T")
+MICROS = Decimal(1_000_000)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -84,6 +90,7 @@ class AIService:
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         request_timeout: float = 600.0,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.catalog = catalog
         self._client = client
@@ -96,6 +103,11 @@ class AIService:
         self._sleep = sleep
         self._random = random
         self._request_timeout = request_timeout
+        self._cache = cache
+
+    def cache_decision(self, request: ChatRequest, headers: Mapping[str, str]) -> CacheDecision:
+        """What the response cache may do for this request (raises `RequestError` for a bad header)."""
+        return self._cache.decide(request, headers) if self._cache is not None else BYPASS
 
     async def reject(self, identity: Identity, route: str, error: GatewayError, *, model: str = "") -> None:
         """Record a request the HTTP layer refused before it reached the core (bad body, too large)."""
@@ -109,8 +121,14 @@ class AIService:
         self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
     ) -> ChatResult:
         started_at, t0 = self._clock.time(), self._clock.monotonic()
+        decision = self._decision(request, options)
         try:
-            call = await self._prepare(request, identity, route, started_at, t0)
+            resolved = self._resolve(request)
+            key = self._cache_key(request, resolved, identity, decision)
+            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
+            if hit is not None:
+                return await self._json_hit(hit, request, identity, route, started_at, t0)
+            call = await self._prepare(request, resolved, identity, route, started_at, t0)
         except GatewayError as error:
             await self._record_failure(request, identity, route, started_at, t0, error, stream=False)
             raise
@@ -131,6 +149,10 @@ class AIService:
         await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
         cost = self._cost(call, response.usage)
         await self._record(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
+        if key is not None and decision.store and self._cache is not None:
+            await self._cache.store(
+                key, response, provider=call.spec.name, model=call.resolved.model, cost_micros=cost.micros
+            )
         return ChatResult(
             response=response,
             provider=call.spec.name,
@@ -138,6 +160,23 @@ class AIService:
             cost=cost,
             attempts=attempts,
             request_id=call.request_id,
+            cache_status=header_value(decision, hit=False),
+        )
+
+    async def _json_hit(
+        self, hit: CachedReply, request: ChatRequest, identity: Identity, route: str, started_at: float, t0: float
+    ) -> ChatResult:
+        request_id = uuid.uuid4().hex
+        await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=False)
+        return ChatResult(
+            response=dataclasses.replace(hit.response, created=int(started_at)),
+            provider=hit.provider,
+            model=hit.model,
+            cost=FREE,
+            attempts=0,
+            request_id=request_id,
+            cache_status="HIT",
+            cost_saved_micros=hit.cost_micros or 0,
         )
 
     async def _send_json(self, call: _Call) -> ChatResponse:
@@ -154,13 +193,21 @@ class AIService:
 
     async def chat_stream(
         self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
-    ) -> LiveStream:
+    ) -> LiveStream | ReplayStream:
         """Open the stream and wait for its first chunk, retrying until then; the returned stream
         yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
         request = dataclasses.replace(request, stream=True)
         started_at, t0 = self._clock.time(), self._clock.monotonic()
+        decision = self._decision(request, options)
         try:
-            call = await self._prepare(request, identity, route, started_at, t0)
+            resolved = self._resolve(request)
+            key = self._cache_key(request, resolved, identity, decision)
+            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
+            if hit is not None:
+                request_id = uuid.uuid4().hex
+                await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=True)
+                return ReplayStream(hit, request_id, int(started_at))
+            call = await self._prepare(request, resolved, identity, route, started_at, t0)
         except GatewayError as error:
             await self._record_failure(request, identity, route, started_at, t0, error, stream=True)
             raise
@@ -176,7 +223,10 @@ class AIService:
             timed_out.request_id = call.request_id
             await self._record(call, stream=True, error=timed_out, attempts=1)
             raise timed_out from None
-        return LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - t0)
+        store_key = key if decision.store else None
+        live = LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - t0, store_key=store_key)
+        live.cache_status = header_value(decision, hit=False)
+        return live
 
     async def _open_stream(self, call: _Call) -> _Opened:
         built = call.built
@@ -211,15 +261,36 @@ class AIService:
 
     # --- shared steps -----------------------------------------------------------------------------
 
-    async def _prepare(
-        self, request: ChatRequest, identity: Identity, route: str, started_at: float, t0: float
-    ) -> _Call:
+    def _resolve(self, request: ChatRequest) -> ResolvedModel:
         resolved = resolve_model(request.model, self.catalog)
         if resolved.entry is not None and not resolved.entry.features.chat_completions:
             raise RequestError(
                 f"{resolved.model} is served by OpenAI's Responses API only, not by chat completions",
                 field="model",
             )
+        return resolved
+
+    def _decision(self, request: ChatRequest, options: ChatOptions | None) -> CacheDecision:
+        if options is not None and options.cache is not None:
+            return options.cache
+        return self.cache_decision(request, {})
+
+    def _cache_key(
+        self, request: ChatRequest, resolved: ResolvedModel, identity: Identity, decision: CacheDecision
+    ) -> str | None:
+        if self._cache is None or not (decision.lookup or decision.store):
+            return None
+        return self._cache.key(request, resolved.model, identity)
+
+    async def _prepare(
+        self,
+        request: ChatRequest,
+        resolved: ResolvedModel,
+        identity: Identity,
+        route: str,
+        started_at: float,
+        t0: float,
+    ) -> _Call:
         spec = PROVIDERS[resolved.provider]
         key = self._credentials.key_for(resolved.provider)
         if key is None:
@@ -291,6 +362,44 @@ class AIService:
         )
         await self._events.publish(build_event(facts))
 
+    async def _record_hit(
+        self,
+        hit: CachedReply,
+        request: ChatRequest,
+        identity: Identity,
+        route: str,
+        request_id: str,
+        started_at: float,
+        t0: float,
+        *,
+        stream: bool,
+    ) -> None:
+        entry = self.catalog.get(hit.model)
+        saved = (
+            UNPRICED
+            if hit.cost_micros is None
+            else Cost(usd=Decimal(hit.cost_micros) / MICROS, micros=hit.cost_micros, unpriced=False)
+        )
+        facts = EventFacts(
+            identity=identity,
+            route=route,
+            request_id=request_id,
+            model_requested=request.model,
+            provider=hit.provider,
+            model=hit.model,
+            price_verified=entry.price_verified if entry is not None else None,
+            stream=stream,
+            started_at=started_at,
+            latency=self._clock.monotonic() - t0,
+            ttft=0.0 if stream else None,
+            attempts=0,
+            usage=hit.response.usage,
+            cost=saved,
+            error=None,
+            cache_hit=True,
+        )
+        await self._events.publish(build_event(facts))
+
     async def _record_failure(
         self,
         request: ChatRequest,
@@ -341,8 +450,22 @@ class LiveStream:
     """A stream that has produced its first chunk. Iterate it once; `usage` and `cost` are known at
     the end. A failure after the first chunk raises `ProviderError(in_stream=True)` from the iteration."""
 
-    def __init__(self, service: AIService, call: _Call, opened: _Opened, attempts: int, *, ttft: float) -> None:
+    cache_status = "BYPASS"
+
+    def __init__(
+        self,
+        service: AIService,
+        call: _Call,
+        opened: _Opened,
+        attempts: int,
+        *,
+        ttft: float,
+        store_key: str | None = None,
+    ) -> None:
         self._service = service
+        self._store_key = store_key
+        # Only a stream that may be cached is folded back into one response as it goes.
+        self._assembler = StreamAssembler() if store_key is not None else None
         self._call = call
         self._opened = opened
         self.attempts = attempts
@@ -386,6 +509,14 @@ class LiveStream:
             self.cost = service._cost(call, self.usage)
             if error is None:
                 await remember_signatures(self._calls, service._signatures, call.identity.tenant)
+                if self._assembler is not None and self._store_key is not None and service._cache is not None:
+                    await service._cache.store(
+                        self._store_key,
+                        self._assembler.result(),
+                        provider=self.provider,
+                        model=self.model,
+                        cost_micros=self.cost.micros,
+                    )
             await service._record(
                 call,
                 stream=True,
@@ -410,12 +541,36 @@ class LiveStream:
             yield chunk
 
     def _observe(self, chunk: ChatChunk) -> None:
+        if self._assembler is not None:
+            self._assembler.add(chunk)
         if chunk.usage is not None:
             self.usage = chunk.usage
         for choice in chunk.choices:
             for piece in choice.delta.tool_calls:
                 if piece.thought_signature and piece.id:
                     self._calls.append(ToolCall(piece.id, piece.name or "", "", piece.thought_signature))
+
+
+class ReplayStream:
+    """A cache hit served as a stream: the stored reply replayed as unified chunks. Costs $0, calls nothing."""
+
+    cache_status = "HIT"
+    attempts = 0
+    ttft = 0.0
+
+    def __init__(self, hit: CachedReply, request_id: str, created: int) -> None:
+        self._chunks = replay_chunks(hit, response_id=f"chatcmpl-{request_id}")
+        self.provider = hit.provider
+        self.model = hit.model
+        self.request_id = request_id
+        self.created = created
+        self.usage: Usage | None = hit.response.usage
+        self.cost: Cost = FREE
+        self.cost_saved_micros = hit.cost_micros or 0
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        for chunk in self._chunks:
+            yield chunk
 
 
 def _tool_calls(response: ChatResponse) -> list[ToolCall]:

@@ -41,6 +41,7 @@ class EventFacts:
     usage: Usage | None
     cost: Cost | None
     error: GatewayError | None
+    cache_hit: bool = False  # `cost` is then what the stored reply cost: the event records it as saved
 
 
 def error_kind(error: GatewayError) -> ErrorKind:
@@ -61,7 +62,7 @@ def build_event(facts: EventFacts) -> UsageEvent:
     # made-up $0); a failure costs only what the provider reported using.
     billable = error is None or facts.usage is not None
     cost = facts.cost if facts.cost is not None and billable else FREE
-    provider = facts.provider if facts.attempts > 0 else None
+    provider = facts.provider if facts.attempts > 0 or facts.cache_hit else None
     if error is None:
         status, http_status = "ok", 200
     else:
@@ -71,6 +72,7 @@ def build_event(facts: EventFacts) -> UsageEvent:
     return UsageEvent.from_usage(
         facts.usage,
         cost,
+        cache_hit=facts.cache_hit,
         ts=datetime.fromtimestamp(facts.started_at, UTC),
         request_id=facts.request_id,
         tenant=facts.identity.tenant,

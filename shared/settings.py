@@ -66,11 +66,15 @@ ENV_VARS: tuple[str, ...] = (
     "CACHE_ENABLED",
     "CACHE_TTL_SECONDS",
     "CACHE_MAX_SIZE",
+    "CACHE_MAX_TEMPERATURE",
+    "REDIS_URL",
+    "REDIS_CA_CERT",
     "API_KEY_HASH_SALT",
     "ENCRYPTION_CONTEXT_SALT",
 )
 
-SECRET_FIELDS = frozenset({"dev_key", "provider_keys", "api_key_hash_salt", "encryption_context_salt"})
+# REDIS_URL may carry the AUTH password.
+SECRET_FIELDS = frozenset({"dev_key", "provider_keys", "api_key_hash_salt", "encryption_context_salt", "redis_url"})
 
 _TRUE = frozenset({"true", "1", "on", "yes"})
 _FALSE = frozenset({"false", "0", "off", "no"})
@@ -116,6 +120,11 @@ class Settings:
     cache_enabled: bool = True
     cache_ttl_seconds: int = 300
     cache_max_size: int = 1000
+    # Requests sampled hotter than this are not cached unless the caller asks (`x-gateway-cache: force`).
+    cache_max_temperature: float = 0.5
+    # The cache port on Redis (Memorystore): `redis://` or `rediss://` (TLS); unset: in-process only.
+    redis_url: str | None = None
+    redis_ca_cert: str | None = None
     api_key_hash_salt: str | None = None
     encryption_context_salt: str | None = None
 
@@ -149,6 +158,9 @@ class Settings:
             cache_enabled=env.boolean("CACHE_ENABLED", d.cache_enabled),
             cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", d.cache_ttl_seconds, 1, None),
             cache_max_size=env.integer("CACHE_MAX_SIZE", d.cache_max_size, 1, None),
+            cache_max_temperature=env.number("CACHE_MAX_TEMPERATURE", d.cache_max_temperature, 0.0, 2.0),
+            redis_url=env.secret("REDIS_URL"),
+            redis_ca_cert=env.raw("REDIS_CA_CERT"),
             api_key_hash_salt=env.secret("API_KEY_HASH_SALT"),
             encryption_context_salt=env.secret("ENCRYPTION_CONTEXT_SALT"),
         )

@@ -129,6 +129,9 @@ FULL_ENV = {
     "CACHE_ENABLED": "FALSE",
     "CACHE_TTL_SECONDS": "60",
     "CACHE_MAX_SIZE": "50",
+    "CACHE_MAX_TEMPERATURE": "0.2",
+    "REDIS_URL": "rediss://:secret-pass@10.0.0.3:6378/0",
+    "REDIS_CA_CERT": "/etc/memorystore/ca.pem",
     "API_KEY_HASH_SALT": "hash-salt-value",
     "ENCRYPTION_CONTEXT_SALT": "context-salt-value",
 }
@@ -163,6 +166,9 @@ def test_every_variable_is_parsed() -> None:
     assert s.retry_after_max_seconds == 0
     assert s.max_body_bytes == 1048576
     assert (s.cache_enabled, s.cache_ttl_seconds, s.cache_max_size) == (False, 60, 50)
+    assert s.cache_max_temperature == 0.2
+    assert (s.redis_url, s.redis_ca_cert) == ("rediss://:secret-pass@10.0.0.3:6378/0", "/etc/memorystore/ca.pem")
+    assert "secret-pass" not in repr(s)
     assert s.api_key_hash_salt == "hash-salt-value"
     assert s.encryption_context_salt == "context-salt-value"
 

@@ -9,6 +9,7 @@ Every reply carries `Server-Timing`; chat replies also `x-request-id` and the `x
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from shared.cost import Cost, format_usd
 from shared.errors import GatewayError, RequestError
 from shared.identity import Identity
 from shared.providers import SEED_NAMES
-from shared.service import LiveStream
+from shared.service import LiveStream, ReplayStream
 from shared.unified import ChatChunk, ChatRequest, Usage
 
 __all__ = ["ChatApi"]
+
+AnyStream = LiveStream | ReplayStream
 
 JSON = "application/json"
 SSE = "text/event-stream"
@@ -60,7 +63,7 @@ class Wire:
     route: str  # "seed" | "openai": the usage event's route
     parse: Callable[[bytes, Mapping[str, str]], tuple[ChatRequest, ChatOptions]]
     render: Callable[[ChatResult, int], bytes]
-    renderer: Callable[[LiveStream, ChatRequest], StreamRenderer]
+    renderer: Callable[[AnyStream, ChatRequest], StreamRenderer]
     error: Callable[[GatewayError], Reply]
 
 
@@ -141,6 +144,7 @@ class ChatApi:
         try:
             body = await _read_body(request, deps.settings.max_body_bytes)
             chat_request, options = wire.parse(body, request.headers)
+            options = dataclasses.replace(options, cache=deps.service.cache_decision(chat_request, request.headers))
         except GatewayError as error:
             await deps.service.reject(identity, wire.route, error)
             return _error_response(wire, error, timing)
@@ -151,11 +155,12 @@ class ChatApi:
             result = await deps.service.chat(chat_request, identity, options, route=wire.route)
         except GatewayError as error:
             timing.mark("upstream")
-            return _error_response(wire, error, timing)
+            return _error_response(wire, error, timing, options)
         timing.mark("upstream")
         content = wire.render(result, int(time.time()))
         headers = _route_headers(result.provider, result.model, result.request_id, result.attempts)
         headers["x-gateway-cost-usd"] = format_usd(result.cost.micros) if result.cost.micros is not None else "unpriced"
+        headers["x-gateway-cache"] = result.cache_status
         headers.update(timing.header())
         return Response(content, media_type=JSON, headers=headers)
 
@@ -172,16 +177,16 @@ class ChatApi:
             stream = await deps.service.chat_stream(chat_request, identity, options, route=wire.route)
         except GatewayError as error:
             timing.mark("upstream")
-            return _error_response(wire, error, timing)
+            return _error_response(wire, error, timing, options)
         timing.mark("first-chunk")
         renderer = wire.renderer(stream, chat_request)
         headers = _route_headers(stream.provider, stream.model, stream.request_id, stream.attempts)
-        headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+        headers.update({"cache-control": "no-cache", "x-accel-buffering": "no", "x-gateway-cache": stream.cache_status})
         headers.update(timing.header())
         return StreamingResponse(_sse(stream, renderer), media_type=SSE, headers=headers)
 
 
-async def _sse(stream: LiveStream, renderer: StreamRenderer) -> AsyncIterator[bytes]:
+async def _sse(stream: AnyStream, renderer: StreamRenderer) -> AsyncIterator[bytes]:
     """Forward each chunk as soon as it is parsed; usage and [DONE] at the end; a typed error event
     (and no [DONE]) when the stream fails after it started."""
     try:
@@ -222,8 +227,12 @@ def _route_headers(provider: str, model: str, request_id: str, attempts: int) ->
     }
 
 
-def _error_response(wire: Wire, error: GatewayError, timing: ServerTiming) -> Response:
+def _error_response(
+    wire: Wire, error: GatewayError, timing: ServerTiming, options: ChatOptions | None = None
+) -> Response:
     status, headers, content = wire.error(error)
+    consulted = options is not None and options.cache is not None and options.cache.lookup
+    headers = {**headers, "x-gateway-cache": "MISS" if consulted else "BYPASS"}
     if error.request_id is not None:
         headers = {**headers, "x-request-id": error.request_id}
     return Response(content, status_code=status, headers={**headers, **timing.header()})

@@ -14,12 +14,14 @@ from pathlib import Path
 import httpx2
 
 from shared.auth import DevKey, KeyRing, ensure_dev_key
+from shared.cache import CachePort, CacheSignatureStore, build_cache
 from shared.catalog import Catalog, default_catalog
 from shared.credentials import PlatformCredentials
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.port import EventSink
 from shared.local_secrets import resolve_salt
 from shared.providers.signatures import InMemorySignatureStore
+from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
 from shared.service import AIService
 from shared.settings import Settings
@@ -41,10 +43,12 @@ class ChatDeps:
     events: EventSink
     client: httpx2.AsyncClient
     dev_key: DevKey
+    cache: CachePort
 
     async def aclose(self) -> None:
         await self.events.close()
         await self.client.aclose()
+        await self.cache.close()
 
 
 def build_chat_deps(
@@ -63,16 +67,28 @@ def build_chat_deps(
         transport=transport,
     )
     sink = events if events is not None else LocalSegmentSink(events_dir(settings.data_dir))
+    # One cache port per instance: in-process, or an L1 in front of Redis when REDIS_URL is set.
+    cache = build_cache(
+        redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert, max_entries=settings.cache_max_size
+    )
     service = AIService(
         catalog=catalog,
         client=client,
         credentials=PlatformCredentials(settings.provider_keys),
         base_urls=settings.base_urls,
         events=sink,
-        signatures=InMemorySignatureStore(),
+        # Signatures live 24 h: on Redis they share the port; in-process they get their own store so they
+        # do not crowd the response cache's small LRU.
+        signatures=CacheSignatureStore(cache) if settings.redis_url else InMemorySignatureStore(),
         retry=RetryPolicy(
             max_retries=settings.router_max_retries, max_retry_after_seconds=settings.retry_after_max_seconds
         ),
         request_timeout=settings.request_timeout_seconds,
+        cache=ResponseCache(
+            cache,
+            ttl_seconds=settings.cache_ttl_seconds,
+            enabled=settings.cache_enabled,
+            max_temperature=settings.cache_max_temperature,
+        ),
     )
-    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key)
+    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache)

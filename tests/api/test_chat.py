@@ -55,6 +55,9 @@ def gateway_settings(sim_url: str, data_dir: Path, **changes: Any) -> Settings:
         "base_urls": MappingProxyType({"openai": f"{sim_url}/v1", "anthropic": sim_url, "gemini": f"{sim_url}/v1beta"}),
         "data_dir": data_dir,
         "dev_key": DEV_KEY,
+        # These tests count upstream calls and events per request: the response cache (tested on its
+        # own in tests/test_response_cache.py and tests/conformance) would answer repeats itself.
+        "cache_enabled": False,
     }
     return dataclasses.replace(Settings(), **{**fields, **changes})
 

@@ -129,7 +129,8 @@ async def test_client_timeouts_come_from_settings(tmp_path: Path) -> None:
 async def test_calls_go_to_the_base_url_with_the_platform_keys_in_turn(tmp_path: Path) -> None:
     upstream = Upstream()
     keys = MappingProxyType({"openai": ("sk-1", "sk-2"), "anthropic": (), "gemini": ()})
-    deps = build_chat_deps(settings(tmp_path, provider_keys=keys), events=MemorySink(), transport=upstream.transport)
+    changes: dict[str, Any] = {"provider_keys": keys, "cache_enabled": False}  # every call goes upstream
+    deps = build_chat_deps(settings(tmp_path, **changes), events=MemorySink(), transport=upstream.transport)
     try:
         for _ in range(3):
             result = await deps.service.chat(REQUEST, IDENTITY)
@@ -139,6 +140,22 @@ async def test_calls_go_to_the_base_url_with_the_platform_keys_in_turn(tmp_path:
     assert {str(r.url) for r in upstream.requests} == {f"{OPENAI_URL}/chat/completions"}
     assert [r.headers["authorization"] for r in upstream.requests] == ["Bearer sk-1", "Bearer sk-2", "Bearer sk-1"]
     assert orjson.loads(upstream.requests[0].content)["model"] == "gpt-4o-mini"
+
+
+async def test_the_response_cache_is_wired_in_by_default(tmp_path: Path) -> None:
+    upstream = Upstream()
+    events = MemorySink()
+    deps = build_chat_deps(settings(tmp_path), events=events, transport=upstream.transport)
+    try:
+        first = await deps.service.chat(REQUEST, IDENTITY)
+        second = await deps.service.chat(REQUEST, IDENTITY)
+    finally:
+        await deps.aclose()
+    assert (first.cache_status, first.attempts) == ("MISS", 1)
+    assert (second.cache_status, second.attempts, second.cost.micros) == ("HIT", 0, 0)
+    assert second.cost_saved_micros == first.cost.micros
+    assert len(upstream.requests) == 1
+    assert [e.cache_hit for e in events.events] == [False, True]
 
 
 async def test_retries_follow_router_max_retries(tmp_path: Path) -> None:

@@ -133,6 +133,8 @@ def launch_gateway(tmp: Path, *, stop: signal.Signals = signal.SIGINT, **env: st
         GATEWAY_DATA_DIR=str(tmp / "data"),
         PORT=str(port),
         MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+        # Each test expects the provider to be called; the cache has its own conformance test (env override).
+        CACHE_ENABLED="false",
     )
     environ.update(env)
     log = tmp / "gateway.log"

@@ -53,6 +53,7 @@ def function_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim_url: str) 
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GATEWAY_DEV_KEY", DEV_KEY)
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CACHE_ENABLED", "false")
     for provider, path in (("OPENAI", "/v1"), ("ANTHROPIC", ""), ("GEMINI", "/v1beta")):
         monkeypatch.setenv(f"{provider}_API_KEY", "sim-key")
         monkeypatch.setenv(f"{provider}_BASE_URL", sim_url + path)
