@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 SIM_PORT ?= 8090
 
-.PHONY: test lint typecheck pytest run simulator venv clean bench
+.PHONY: tools test lint typecheck pytest run simulator venv clean bench
 
 venv: $(STAMP)
 
@@ -15,7 +15,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-test: venv lint typecheck pytest
+test: venv tools lint typecheck pytest
+
+# The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
+# openssl: install them from Debian's packages where the machine lacks them.
+tools:
+	@command -v redis-server >/dev/null && command -v openssl >/dev/null || \
+		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; } || \
+		{ echo "make test needs redis-server and openssl (apt-get install redis-server openssl)"; exit 1; }
 
 lint: venv
 	$(BIN)/ruff check .
