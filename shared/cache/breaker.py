@@ -105,7 +105,7 @@ class CacheBreaker:
         if self._state == "closed":
             self._failures = 0
         elif self._state == "half_open":
-            _log.info("cache breaker %s closed: the probe succeeded after %d trip(s)", self.name, self._trips)
+            _log.warning("cache breaker %s closed: the probe succeeded after %d trip(s)", self.name, self._trips)
             self._state = "closed"
             self._failures = 0
             self._trips = 0
