@@ -17,13 +17,13 @@ import asyncio
 import dataclasses
 import random as _random
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TypeVar
 
 import httpx2
 
-from shared.cache.entry import CachedReply, replay_chunks
+from shared.cache.entry import CachedReply
 from shared.cache.policy import CacheDecision, header_value
 from shared.catalog import Catalog
 from shared.chat_types import ChatOptions, ChatResult
@@ -33,14 +33,15 @@ from shared.credentials import PlatformCredentials
 from shared.errors import GatewayError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
+from shared.metrics import LiveMetrics
 from shared.model_names import ResolvedModel, resolve_model
 from shared.providers import PROVIDERS, ProviderSpec
-from shared.providers.assembly import StreamAssembler
 from shared.providers.signatures import SignatureStore, attach_signatures, remember_signatures
-from shared.providers.spec import HttpRequest, StreamParser
+from shared.providers.spec import HttpRequest
 from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
 from shared.service_events import FREE, EventFacts, build_event
+from shared.service_streams import LiveStream, Opened, ReplayStream, close_stream
 from shared.transport import transport_error
 from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
 
@@ -91,6 +92,7 @@ class AIService:
         random: Callable[[], float] = _random.random,
         request_timeout: float = 600.0,
         cache: ResponseCache | None = None,
+        metrics: LiveMetrics | None = None,
     ) -> None:
         self.catalog = catalog
         self._client = client
@@ -104,6 +106,7 @@ class AIService:
         self._random = random
         self._request_timeout = request_timeout
         self._cache = cache
+        self._metrics = metrics
 
     def cache_decision(self, request: ChatRequest, headers: Mapping[str, str]) -> CacheDecision:
         """What the response cache may do for this request (raises `RequestError` for a bad header)."""
@@ -228,7 +231,7 @@ class AIService:
         live.cache_status = header_value(decision, hit=False)
         return live
 
-    async def _open_stream(self, call: _Call) -> _Opened:
+    async def _open_stream(self, call: _Call) -> Opened:
         built = call.built
         outgoing = self._client.build_request(built.method, built.url, headers=built.headers, content=built.body)
         try:
@@ -252,12 +255,12 @@ class AIService:
                 else:
                     first = parser.feed(data)
         except httpx2.HTTPError as error:
-            await _close(pieces, reply)
+            await close_stream(pieces, reply)
             raise transport_error(error, call.spec.name) from error
         except BaseException:
-            await _close(pieces, reply)
+            await close_stream(pieces, reply)
             raise
-        return _Opened(reply, pieces, parser, first, ended)
+        return Opened(reply, pieces, parser, first, ended)
 
     # --- shared steps -----------------------------------------------------------------------------
 
@@ -343,6 +346,16 @@ class AIService:
         attempts: int,
         ttft: float | None = None,
     ) -> None:
+        latency = self._clock.monotonic() - call.t0
+        if self._metrics is not None:
+            # Live metrics per (provider, model), shared by every instance: only calls that reached a provider.
+            self._metrics.record(
+                call.spec.name,
+                call.resolved.model,
+                error_kind=_metric_error_kind(error),
+                latency_s=latency,
+                ttft_s=ttft,
+            )
         facts = EventFacts(
             identity=call.identity,
             route=call.route,
@@ -353,7 +366,7 @@ class AIService:
             price_verified=call.resolved.entry.price_verified if call.resolved.entry is not None else None,
             stream=stream,
             started_at=call.started_at,
-            latency=self._clock.monotonic() - call.t0,
+            latency=latency,
             ttft=ttft,
             attempts=attempts,
             usage=usage,
@@ -432,145 +445,12 @@ class AIService:
         await self._events.publish(build_event(facts))
 
 
-async def _close(pieces: AsyncGenerator[bytes, None], reply: httpx2.Response) -> None:
-    await pieces.aclose()
-    await reply.aclose()
-
-
-@dataclasses.dataclass(slots=True)
-class _Opened:
-    reply: httpx2.Response
-    pieces: AsyncGenerator[bytes, None]
-    parser: StreamParser
-    first: list[ChatChunk]
-    ended: bool
-
-
-class LiveStream:
-    """A stream that has produced its first chunk. Iterate it once; `usage` and `cost` are known at
-    the end. A failure after the first chunk raises `ProviderError(in_stream=True)` from the iteration."""
-
-    cache_status = "BYPASS"
-
-    def __init__(
-        self,
-        service: AIService,
-        call: _Call,
-        opened: _Opened,
-        attempts: int,
-        *,
-        ttft: float,
-        store_key: str | None = None,
-    ) -> None:
-        self._service = service
-        self._store_key = store_key
-        # Only a stream that may be cached is folded back into one response as it goes.
-        self._assembler = StreamAssembler() if store_key is not None else None
-        self._call = call
-        self._opened = opened
-        self.attempts = attempts
-        self.ttft = ttft
-        self.provider = call.spec.name
-        self.model = call.resolved.model
-        self.request_id = call.request_id
-        self.created = int(call.started_at)
-        self.usage: Usage | None = None
-        self.cost: Cost = UNPRICED
-        self._calls: list[ToolCall] = []
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[ChatChunk]:
-        opened, call = self._opened, self._call
-        error: GatewayError | None = None
-        try:
-            for chunk in opened.first:
-                self._observe(chunk)
-                yield chunk
-            if not opened.ended:
-                async for chunk in self._rest():
-                    self._observe(chunk)
-                    yield chunk
-        except ProviderError as failure:
-            error = failure
-            raise
-        except (GeneratorExit, asyncio.CancelledError):
-            # The caller went away: Starlette cancels the task iterating the stream (CancelledError);
-            # closing the generator throws GeneratorExit. Stop reading, record what was used.
-            error = GatewayError("the client closed the stream", status=499)
-            raise
-        finally:
-            # Close the byte iterator here, not in the garbage collector (which may run it on another
-            # thread mid-iteration), then the response.
-            await opened.pieces.aclose()
-            await opened.reply.aclose()
-            service = self._service
-            self.cost = service._cost(call, self.usage)
-            if error is None:
-                await remember_signatures(self._calls, service._signatures, call.identity.tenant)
-                if self._assembler is not None and self._store_key is not None and service._cache is not None:
-                    await service._cache.store(
-                        self._store_key,
-                        self._assembler.result(),
-                        provider=self.provider,
-                        model=self.model,
-                        cost_micros=self.cost.micros,
-                    )
-            await service._record(
-                call,
-                stream=True,
-                usage=self.usage,
-                cost=self.cost,
-                error=error,
-                attempts=self.attempts,
-                ttft=self.ttft,
-            )
-
-    async def _rest(self) -> AsyncIterator[ChatChunk]:
-        opened, provider = self._opened, self._call.spec.name
-        try:
-            async for data in opened.pieces:
-                for chunk in opened.parser.feed(data):
-                    yield chunk
-        except httpx2.HTTPError as error:
-            cut = transport_error(error, provider)
-            cut.in_stream = True
-            raise cut from error
-        for chunk in opened.parser.close():
-            yield chunk
-
-    def _observe(self, chunk: ChatChunk) -> None:
-        if self._assembler is not None:
-            self._assembler.add(chunk)
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            for piece in choice.delta.tool_calls:
-                if piece.thought_signature and piece.id:
-                    self._calls.append(ToolCall(piece.id, piece.name or "", "", piece.thought_signature))
-
-
-class ReplayStream:
-    """A cache hit served as a stream: the stored reply replayed as unified chunks. Costs $0, calls nothing."""
-
-    cache_status = "HIT"
-    attempts = 0
-    ttft = 0.0
-
-    def __init__(self, hit: CachedReply, request_id: str, created: int) -> None:
-        self._chunks = replay_chunks(hit, response_id=f"chatcmpl-{request_id}")
-        self.provider = hit.provider
-        self.model = hit.model
-        self.request_id = request_id
-        self.created = created
-        self.usage: Usage | None = hit.response.usage
-        self.cost: Cost = FREE
-        self.cost_saved_micros = hit.cost_micros or 0
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        for chunk in self._chunks:
-            yield chunk
+def _metric_error_kind(error: GatewayError | None) -> str | None:
+    if error is None:
+        return None
+    if isinstance(error, (ProviderError, UpstreamFailure)):
+        return error.kind
+    return "client_closed" if error.status == 499 else "gateway"
 
 
 def _tool_calls(response: ChatResponse) -> list[ToolCall]:

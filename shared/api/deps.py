@@ -20,6 +20,7 @@ from shared.credentials import PlatformCredentials
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.port import EventSink
 from shared.local_secrets import resolve_salt
+from shared.metrics import LiveMetrics, build_live_metrics
 from shared.providers.signatures import InMemorySignatureStore
 from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
@@ -44,10 +45,12 @@ class ChatDeps:
     client: httpx2.AsyncClient
     dev_key: DevKey
     cache: CachePort
+    metrics: LiveMetrics
 
     async def aclose(self) -> None:
         await self.events.close()
         await self.client.aclose()
+        await self.metrics.close()
         await self.cache.close()
 
 
@@ -71,6 +74,9 @@ def build_chat_deps(
     cache = build_cache(
         redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert, max_entries=settings.cache_max_size
     )
+    # Live metrics per (provider, model) in one-minute buckets: Redis when configured (every instance adds
+    # to the same buckets), else in-process.
+    metrics = build_live_metrics(redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert)
     service = AIService(
         catalog=catalog,
         client=client,
@@ -90,5 +96,6 @@ def build_chat_deps(
             enabled=settings.cache_enabled,
             max_temperature=settings.cache_max_temperature,
         ),
+        metrics=metrics,
     )
-    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache)
+    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache, metrics)

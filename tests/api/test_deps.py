@@ -229,3 +229,16 @@ async def test_aclose_closes_the_sink_and_the_client(tmp_path: Path) -> None:
     await deps.aclose()
     assert sink.closed
     assert deps.client.is_closed
+
+
+async def test_live_metrics_count_provider_calls_not_cache_hits(tmp_path: Path) -> None:
+    upstream = Upstream()
+    deps = build_chat_deps(settings(tmp_path), events=MemorySink(), transport=upstream.transport)
+    try:
+        await deps.service.chat(REQUEST, IDENTITY)
+        await deps.service.chat(REQUEST, IDENTITY)  # a cache hit: no provider call, no metric
+        snapshot = await deps.metrics.snapshot("openai", "gpt-4o-mini")
+    finally:
+        await deps.aclose()
+    assert snapshot.requests == 1
+    assert snapshot.errors == 0

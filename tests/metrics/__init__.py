@@ -1,0 +1,1 @@
+"""Tests of shared.metrics (live metrics), against an in-process backend and a real redis-server."""
