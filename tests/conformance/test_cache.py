@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx2
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -63,6 +64,16 @@ def test_a_streamed_hit_replays_a_valid_stream(cached_gateway: Gateway) -> None:
     assert live == replayed
     assert live[0]
     assert live[1]
+    # The replay really came from the cache: a third run, read raw, says so and calls no provider.
+    body = {"model": "gpt-4o-mini", "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+    headers = {"authorization": f"Bearer {DEV_KEY}"}
+    with (
+        httpx2.Client(base_url=cached_gateway.url, headers=headers, timeout=10.0) as raw,
+        raw.stream("POST", "/v1/chat/completions", json=body) as reply,
+    ):
+        assert (reply.headers["x-gateway-cache"], reply.headers["x-gateway-attempts"]) == ("HIT", "0")
+        text = reply.read().decode()
+    assert text.rstrip().endswith("data: [DONE]")
 
 
 def test_another_user_never_gets_the_cached_answer(cached_gateway: Gateway) -> None:
