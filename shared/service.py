@@ -74,6 +74,17 @@ class _Call:
     request_id: str
     started_at: float  # wall clock, for the event timestamp
     t0: float  # monotonic, for latencies
+    cache_key: str | None = None
+    decision: CacheDecision = BYPASS
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Hit:
+    """A request answered from the response cache (already recorded)."""
+
+    reply: CachedReply
+    request_id: str
+    started_at: float
 
 
 class AIService:
@@ -123,38 +134,28 @@ class AIService:
     async def chat(
         self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
     ) -> ChatResult:
-        started_at, t0 = self._clock.time(), self._clock.monotonic()
-        decision = self._decision(request, options)
-        try:
-            resolved = self._resolve(request)
-            key = self._cache_key(request, resolved, identity, decision)
-            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
-            if hit is not None:
-                return await self._json_hit(hit, request, identity, route, started_at, t0)
-            call = await self._prepare(request, resolved, identity, route, started_at, t0)
-        except GatewayError as error:
-            await self._record_failure(request, identity, route, started_at, t0, error, stream=False)
-            raise
-        try:
-            async with asyncio.timeout(self._request_timeout):
-                response, attempts = await self._with_retries(call, self._send_json)
-        except UpstreamFailure as failure:
-            failure.request_id = call.request_id
-            await self._record(call, stream=False, error=failure, attempts=len(failure.attempts))
-            raise
-        except TimeoutError:
-            timed_out = UpstreamFailure((self._timeout_error(call),))
-            timed_out.request_id = call.request_id
-            await self._record(call, stream=False, error=timed_out, attempts=1)
-            raise timed_out from None
+        begun = await self._begin(request, identity, options, route, stream=False)
+        if isinstance(begun, _Hit):
+            return ChatResult(
+                response=dataclasses.replace(begun.reply.response, created=int(begun.started_at)),
+                provider=begun.reply.provider,
+                model=begun.reply.model,
+                cost=FREE,
+                attempts=0,
+                request_id=begun.request_id,
+                cache_status="HIT",
+                cost_saved_micros=begun.reply.cost_micros or 0,
+            )
+        call = begun
+        response, attempts = await self._attempt(call, self._send_json, stream=False)
         if not response.created:
-            response = dataclasses.replace(response, created=int(started_at))
+            response = dataclasses.replace(response, created=int(call.started_at))
         await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
         cost = self._cost(call, response.usage)
         await self._record(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
-        if key is not None and decision.store and self._cache is not None:
+        if call.cache_key is not None and call.decision.store and self._cache is not None:
             await self._cache.store(
-                key, response, provider=call.spec.name, model=call.resolved.model, cost_micros=cost.micros
+                call.cache_key, response, provider=call.spec.name, model=call.resolved.model, cost_micros=cost.micros
             )
         return ChatResult(
             response=response,
@@ -163,23 +164,7 @@ class AIService:
             cost=cost,
             attempts=attempts,
             request_id=call.request_id,
-            cache_status=header_value(decision, hit=False),
-        )
-
-    async def _json_hit(
-        self, hit: CachedReply, request: ChatRequest, identity: Identity, route: str, started_at: float, t0: float
-    ) -> ChatResult:
-        request_id = uuid.uuid4().hex
-        await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=False)
-        return ChatResult(
-            response=dataclasses.replace(hit.response, created=int(started_at)),
-            provider=hit.provider,
-            model=hit.model,
-            cost=FREE,
-            attempts=0,
-            request_id=request_id,
-            cache_status="HIT",
-            cost_saved_micros=hit.cost_micros or 0,
+            cache_status=header_value(call.decision, hit=False),
         )
 
     async def _send_json(self, call: _Call) -> ChatResponse:
@@ -200,35 +185,14 @@ class AIService:
         """Open the stream and wait for its first chunk, retrying until then; the returned stream
         yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
         request = dataclasses.replace(request, stream=True)
-        started_at, t0 = self._clock.time(), self._clock.monotonic()
-        decision = self._decision(request, options)
-        try:
-            resolved = self._resolve(request)
-            key = self._cache_key(request, resolved, identity, decision)
-            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
-            if hit is not None:
-                request_id = uuid.uuid4().hex
-                await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=True)
-                return ReplayStream(hit, request_id, int(started_at))
-            call = await self._prepare(request, resolved, identity, route, started_at, t0)
-        except GatewayError as error:
-            await self._record_failure(request, identity, route, started_at, t0, error, stream=True)
-            raise
-        try:
-            async with asyncio.timeout(self._request_timeout):
-                opened, attempts = await self._with_retries(call, self._open_stream)
-        except UpstreamFailure as failure:
-            failure.request_id = call.request_id
-            await self._record(call, stream=True, error=failure, attempts=len(failure.attempts))
-            raise
-        except TimeoutError:
-            timed_out = UpstreamFailure((self._timeout_error(call),))
-            timed_out.request_id = call.request_id
-            await self._record(call, stream=True, error=timed_out, attempts=1)
-            raise timed_out from None
-        store_key = key if decision.store else None
-        live = LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - t0, store_key=store_key)
-        live.cache_status = header_value(decision, hit=False)
+        begun = await self._begin(request, identity, options, route, stream=True)
+        if isinstance(begun, _Hit):
+            return ReplayStream(begun.reply, begun.request_id, int(begun.started_at))
+        call = begun
+        opened, attempts = await self._attempt(call, self._open_stream, stream=True)
+        store_key = call.cache_key if call.decision.store else None
+        live = LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - call.t0, store_key=store_key)
+        live.cache_status = header_value(call.decision, hit=False)
         return live
 
     async def _open_stream(self, call: _Call) -> Opened:
@@ -263,6 +227,43 @@ class AIService:
         return Opened(reply, pieces, parser, first, ended)
 
     # --- shared steps -----------------------------------------------------------------------------
+
+    async def _begin(
+        self, request: ChatRequest, identity: Identity, options: ChatOptions | None, route: str, *, stream: bool
+    ) -> _Call | _Hit:
+        """Everything before the first attempt: resolve, consult the cache, pick the credential, build.
+        A failure here is recorded (no provider reached) and raised; a cache hit is recorded and returned."""
+        started_at, t0 = self._clock.time(), self._clock.monotonic()
+        decision = self._decision(request, options)
+        try:
+            resolved = self._resolve(request)
+            key = self._cache_key(request, resolved, identity, decision)
+            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
+            if hit is not None:
+                request_id = uuid.uuid4().hex
+                await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=stream)
+                return _Hit(hit, request_id, started_at)
+            call = await self._prepare(request, resolved, identity, route, started_at, t0)
+        except GatewayError as error:
+            await self._record_failure(request, identity, route, started_at, t0, error, stream=stream)
+            raise
+        call.cache_key, call.decision = key, decision
+        return call
+
+    async def _attempt(self, call: _Call, once: Callable[[_Call], Awaitable[T]], *, stream: bool) -> tuple[T, int]:
+        """`once` with retries under the whole-request timeout; a final failure is recorded and raised."""
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                return await self._with_retries(call, once)
+        except UpstreamFailure as failure:
+            failure.request_id = call.request_id
+            await self._record(call, stream=stream, error=failure, attempts=len(failure.attempts))
+            raise
+        except TimeoutError:
+            timed_out = UpstreamFailure((self._timeout_error(call),))
+            timed_out.request_id = call.request_id
+            await self._record(call, stream=stream, error=timed_out, attempts=1)
+            raise timed_out from None
 
     def _resolve(self, request: ChatRequest) -> ResolvedModel:
         resolved = resolve_model(request.model, self.catalog)

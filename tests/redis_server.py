@@ -28,7 +28,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RedisServer", "TlsFiles", "make_tls_files", "redis_url", "run_redis_server"]
+import redis.asyncio as aioredis
+
+__all__ = [
+    "RedisServer",
+    "TlsFiles",
+    "delete_prefix",
+    "make_tls_files",
+    "redis_url",
+    "run_redis_server",
+]
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
@@ -193,3 +202,14 @@ def redis_url() -> Iterator[str]:
         return
     with run_redis_server() as server:
         yield server.url
+
+
+async def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (never FLUSHALL: the server may be shared)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

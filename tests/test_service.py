@@ -5,6 +5,7 @@ in tests/api and tests/conformance."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -400,3 +401,29 @@ async def test_rejected_requests_get_a_request_id_matching_their_event() -> None
         "invalid_request",
         0,
     )
+
+
+async def test_the_whole_request_timeout_ends_as_a_recorded_504() -> None:
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(5)
+        return httpx2.Response(200, content=openai_reply())
+
+    events = MemorySink()
+    service = AIService(
+        catalog=default_catalog(),
+        client=httpx2.AsyncClient(transport=httpx2.MockTransport(slow)),
+        credentials=PlatformCredentials({"openai": ("sk-o",)}),
+        base_urls=BASES,
+        events=events,
+        signatures=InMemorySignatureStore(),
+        request_timeout=0.05,
+    )
+    for start in (service.chat, service.chat_stream):
+        with pytest.raises(UpstreamFailure) as caught:
+            await start(ask(), IDENTITY)
+        assert (caught.value.status, caught.value.kind) == (504, "timeout")
+        assert caught.value.request_id == events.events[-1].request_id
+    assert [(e.stream, e.http_status, e.error_kind) for e in events.events] == [
+        (False, 504, "timeout"),
+        (True, 504, "timeout"),
+    ]

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from shared.metrics import BucketWrite, LiveMetrics, MemoryMetricsBackend, MetricsBackend, MetricsBackendError
 from shared.metrics.redis_backend import RedisMetricsBackend
-from tests import redis_server
 from tests.cache import RELAXED_TIMEOUT, FakeClock, delete_prefix
-from tests.redis_server import RedisServer, run_redis_server
 
 # A minute-aligned wall clock, 5 s into its minute; Redis expiry runs on real time, independently.
 START = 60 * 29_000_000 + 5.0
@@ -101,12 +97,6 @@ class _Shared:
         pass
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with redis_server.redis_url() as url:
-        yield url
-
-
 @pytest.fixture
 def key_prefix() -> str:
     return f"test:{uuid.uuid4().hex}:m:"
@@ -121,17 +111,3 @@ async def env(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[
         await metrics.close()
     if url is not None:
         await delete_prefix(url, key_prefix)
-
-
-@pytest.fixture
-async def raw_redis(redis_url: str, key_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-    await delete_prefix(redis_url, key_prefix)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with run_redis_server(tmp_path) as server:
-        yield server
