@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 SIM_PORT ?= 8090
+FIRESTORE_EMULATOR := tools/firestore-emulator
+FIRESTORE_EMULATOR_STAMP := $(FIRESTORE_EMULATOR)/node_modules/.installed
 
-.PHONY: tools test lint typecheck pytest run simulator venv clean bench
+.PHONY: tools node test lint typecheck pytest run simulator venv clean bench
 
 venv: $(STAMP)
 
@@ -18,11 +20,22 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 test: venv tools lint typecheck pytest
 
 # The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
-# openssl: install them from Debian's packages where the machine lacks them.
-tools:
+# openssl; the document store tests start the Firestore emulator (unless FIRESTORE_EMULATOR_HOST names
+# one), a Node package pinned in $(FIRESTORE_EMULATOR). Install what the machine lacks from Debian's packages.
+tools: node $(FIRESTORE_EMULATOR_STAMP)
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null || \
 		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; } || \
 		{ echo "make test needs redis-server and openssl (apt-get install redis-server openssl)"; exit 1; }
+
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; } || \
+		{ echo "make test needs node and npm (apt-get install nodejs npm)"; exit 1; }
+
+# Installed exactly from the lock file; again whenever package.json or the lock file is newer.
+$(FIRESTORE_EMULATOR_STAMP): $(FIRESTORE_EMULATOR)/package.json $(FIRESTORE_EMULATOR)/package-lock.json | node
+	cd $(FIRESTORE_EMULATOR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lint: venv
 	$(BIN)/ruff check .

@@ -36,6 +36,7 @@ class ChatResult:
     request_id: str
     cache_status: str = "BYPASS"  # the x-gateway-cache header: HIT | MISS | BYPASS
     cost_saved_micros: int = 0  # a cache hit: what the stored reply cost
+    route: str = ""  # x-gateway-route: why this model served it (requested, cheapest, preferred, fallback after ...)
 
 
 class ChatStream(Protocol):
@@ -46,6 +47,7 @@ class ChatStream(Protocol):
     model: str
     request_id: str
     attempts: int
+    route: str
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]: ...
 

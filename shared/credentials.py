@@ -1,24 +1,70 @@
-"""Which provider key a call uses. First form: the platform keys from the environment.
+"""Which provider keys a call may use: the credential-source interface and its first source.
 
-`OPENAI_API_KEY` (and the other two) may hold several comma-separated keys; they are used in turn so
-the load spreads over them. BYOK keys (a later issue) come before platform keys for the same provider.
+A `Credential` is one provider key with its fingerprint (the first 16 hex digits of its SHA-256: what
+breakers, logs and stats name; the key itself is never shown by `repr`) and its owner: the platform
+(the gateway's own keys, `OPENAI_API_KEY` and the other two, comma-separated for several) or the user
+(BYOK, a later issue; a user's own key comes before platform keys for the same provider).
+
+`PlatformCredentials` hands out a provider's keys in rotated order, one step per request, so the load
+spreads over them while every request can still fall back to the others when one key fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
-__all__ = ["PlatformCredentials"]
+from shared.identity import Identity
+
+__all__ = ["Credential", "CredentialSource", "PlatformCredentials", "fingerprint"]
+
+
+def fingerprint(key: str) -> str:
+    """A stable, non-reversible name for a key: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    provider: str
+    key: str = field(repr=False)
+    fingerprint: str
+    owner: Literal["platform", "user"] = "platform"
+
+    @classmethod
+    def platform(cls, provider: str, key: str) -> Credential:
+        return cls(provider, key, fingerprint(key), "platform")
+
+
+class CredentialSource(Protocol):
+    def credentials(self, provider: str, identity: Identity) -> tuple[Credential, ...]:
+        """The keys `identity` may use for `provider`, best first; empty when there are none."""
+        ...
+
+    def has(self, provider: str, identity: Identity) -> bool:
+        """Whether `credentials` would return at least one key (no rotation step taken)."""
+        ...
 
 
 class PlatformCredentials:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]) -> None:
-        self._cycles: dict[str, Iterator[str]] = {p: itertools.cycle(k) for p, k in keys.items() if k}
+        self._keys: dict[str, tuple[Credential, ...]] = {
+            provider: tuple(Credential.platform(provider, k) for k in ks) for provider, ks in keys.items() if ks
+        }
+        self._turns: dict[str, Iterator[int]] = {p: itertools.cycle(range(len(c))) for p, c in self._keys.items()}
 
-    def key_for(self, provider: str) -> str | None:
-        cycle = self._cycles.get(provider)
-        return next(cycle) if cycle is not None else None
+    def credentials(self, provider: str, identity: Identity) -> tuple[Credential, ...]:
+        keys = self._keys.get(provider, ())
+        if len(keys) < 2:
+            return keys
+        start = next(self._turns[provider])
+        return keys[start:] + keys[:start]
+
+    def has(self, provider: str, identity: Identity) -> bool:
+        return provider in self._keys
 
     def __repr__(self) -> str:  # never show a key
-        return f"PlatformCredentials(providers={sorted(self._cycles)})"
+        return f"PlatformCredentials(providers={sorted(self._keys)})"

@@ -7,6 +7,8 @@
     ├── CatalogError                  the model catalog data file is invalid (fails at load)
     ├── UpstreamFailure               the gateway gave up: every attempt's ProviderError, and the
     │                                 status the caller gets (Errors section of the architecture)
+    ├── NoRouteError                  no candidate could be tried: every breaker open (503 +
+    │                                 Retry-After) or no usable key for any candidate (503)
     └── ProviderError                 a provider said no, or could not be reached
                                       `kind`, `provider`, `status`, `retryable`, `retry_after`,
                                       `code`, `param`, `in_stream`
@@ -28,6 +30,7 @@ __all__ = [
     "CatalogError",
     "ErrorKind",
     "GatewayError",
+    "NoRouteError",
     "ProviderError",
     "RequestError",
     "SeedErrorType",
@@ -109,6 +112,17 @@ class CatalogError(GatewayError):
     def __init__(self, message: str, *, row: str | None = None) -> None:
         super().__init__(message, status=500)
         self.row = row
+
+
+class NoRouteError(GatewayError):
+    """No candidate model could be tried. `reasons` maps "provider/model" to why it was left out
+    ("breaker_open", "no_credential", a missing feature); `retry_after` is when the first open breaker
+    lets a probe through (None when waiting would not help, e.g. no key configured)."""
+
+    def __init__(self, message: str, *, reasons: dict[str, str], retry_after: float | None) -> None:
+        super().__init__(message, status=503)
+        self.reasons = reasons
+        self.retry_after = retry_after
 
 
 class ProviderError(GatewayError):

@@ -6,8 +6,10 @@ provider prefixes), pick the credential, build the provider request once, send i
 pooled client, retry what is retryable with the one backoff module, parse, price with `Decimal`, and
 record exactly one usage event, failures and streams included.
 
-Until routing lands (the routing issue), the model's own provider serves it with a platform key.
-Streams are retried only before their first chunk: once a byte has reached the caller they are never
+Routing: the router (`shared.routing`) orders the candidate models; `Failover` (service_failover.py) walks
+them with retries, credential switches and breaker outcomes. Breaker state and latency estimates are
+refreshed at request start, concurrently with the cache lookup and waiting at most a few milliseconds.
+Streams fail over only before their first chunk: once a byte has reached the caller they are never
 restarted, and a failure becomes a typed in-stream error (partial usage recorded).
 """
 
@@ -23,24 +25,27 @@ from typing import TypeVar
 
 import httpx2
 
+from shared.breakers import BreakerBoard, route_scope
 from shared.cache.entry import CachedReply
 from shared.cache.policy import CacheDecision, header_value
 from shared.catalog import Catalog
 from shared.chat_types import ChatOptions, ChatResult
 from shared.clock import Clock, SystemClock
 from shared.cost import UNPRICED, Cost, cost_of
-from shared.credentials import PlatformCredentials
-from shared.errors import GatewayError, ProviderError, RequestError, UpstreamFailure
+from shared.credentials import Credential, CredentialSource
+from shared.errors import GatewayError, NoRouteError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
 from shared.metrics import LiveMetrics
 from shared.model_names import ResolvedModel, resolve_model
-from shared.providers import PROVIDERS, ProviderSpec
+from shared.providers import PROVIDERS
 from shared.providers.signatures import SignatureStore, attach_signatures, remember_signatures
 from shared.providers.spec import HttpRequest
 from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
+from shared.routing import LatencyView, RequestNeeds, RoutePlan, Router
 from shared.service_events import FREE, EventFacts, build_event
+from shared.service_failover import Attempt, Failover
 from shared.service_streams import LiveStream, Opened, ReplayStream, close_stream
 from shared.transport import transport_error
 from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
@@ -52,30 +57,32 @@ MICROS = Decimal(1_000_000)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class NoCredentialError(GatewayError):
-    """No key is configured for the provider that serves the model (503: the gateway's setup)."""
-
-    def __init__(self, provider: str) -> None:
-        super().__init__(f"no API key is configured for provider {provider!r}", status=503)
-        self.provider = provider
-
-
 @dataclasses.dataclass(slots=True)
 class _Call:
-    """One request on its way: everything decided before the first attempt."""
+    """One request on its way: everything decided before the first attempt, then the attempt that served."""
 
     identity: Identity
     route: str
     requested: str  # the model name as the caller gave it
     resolved: ResolvedModel
-    spec: ProviderSpec
     request: ChatRequest
-    built: HttpRequest
+    plan: RoutePlan
+    credentials: dict[str, tuple[Credential, ...]]
     request_id: str
     started_at: float  # wall clock, for the event timestamp
     t0: float  # monotonic, for latencies
     cache_key: str | None = None
     decision: CacheDecision = BYPASS
+    last: Attempt | None = None  # the latest attempt made (the serving one once a reply came back)
+    note: str = ""  # x-gateway-route
+
+    @property
+    def provider(self) -> str | None:
+        return self.last.route.provider if self.last is not None else None
+
+    @property
+    def model(self) -> str | None:
+        return self.last.route.model if self.last is not None else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,10 +100,13 @@ class AIService:
         *,
         catalog: Catalog,
         client: httpx2.AsyncClient,
-        credentials: PlatformCredentials,
+        credentials: CredentialSource,
         base_urls: Mapping[str, str],
         events: EventSink,
         signatures: SignatureStore,
+        router: Router,
+        breakers: BreakerBoard,
+        latency: LatencyView | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -118,6 +128,17 @@ class AIService:
         self._request_timeout = request_timeout
         self._cache = cache
         self._metrics = metrics
+        self.router = router
+        self.breakers = breakers
+        self._latency = latency
+        self._failover = Failover(
+            breakers=breakers,
+            retry=self._retry,
+            clock=self._clock,
+            sleep=sleep,
+            random=random,
+            metrics=metrics,
+        )
 
     def cache_decision(self, request: ChatRequest, headers: Mapping[str, str]) -> CacheDecision:
         """What the response cache may do for this request (raises `RequestError` for a bad header)."""
@@ -145,70 +166,76 @@ class AIService:
                 request_id=begun.request_id,
                 cache_status="HIT",
                 cost_saved_micros=begun.reply.cost_micros or 0,
+                route="cache",
             )
         call = begun
-        response, attempts = await self._attempt(call, self._send_json, stream=False)
+        response, attempt, attempts = await self._attempt(call, self._send_json, stream=False)
+        await self._failover.settle(attempt, None)
         if not response.created:
             response = dataclasses.replace(response, created=int(call.started_at))
         await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
         cost = self._cost(call, response.usage)
         await self._record(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
+        provider, model = attempt.route.provider, attempt.route.model
         if call.cache_key is not None and call.decision.store and self._cache is not None:
-            await self._cache.store(
-                call.cache_key, response, provider=call.spec.name, model=call.resolved.model, cost_micros=cost.micros
-            )
+            await self._cache.store(call.cache_key, response, provider=provider, model=model, cost_micros=cost.micros)
         return ChatResult(
             response=response,
-            provider=call.spec.name,
-            model=call.resolved.model,
+            provider=provider,
+            model=model,
             cost=cost,
             attempts=attempts,
             request_id=call.request_id,
             cache_status=header_value(call.decision, hit=False),
+            route=call.note,
         )
 
-    async def _send_json(self, call: _Call) -> ChatResponse:
-        built = call.built
+    async def _send_json(self, call: _Call, attempt: Attempt) -> ChatResponse:
+        built = await self._build(call, attempt)
+        spec = PROVIDERS[attempt.route.provider]
         try:
             reply = await self._client.request(built.method, built.url, headers=built.headers, content=built.body)
         except httpx2.HTTPError as error:
-            raise transport_error(error, call.spec.name) from error
+            raise transport_error(error, spec.name) from error
         if reply.status_code != 200:
-            raise call.spec.classify_error(reply.status_code, reply.content, reply.headers)
-        return call.spec.parse_response(reply.content)
+            raise spec.classify_error(reply.status_code, reply.content, reply.headers)
+        return spec.parse_response(reply.content)
 
     # --- streams ----------------------------------------------------------------------------------
 
     async def chat_stream(
         self, request: ChatRequest, identity: Identity, options: ChatOptions | None = None, *, route: str = "seed"
     ) -> LiveStream | ReplayStream:
-        """Open the stream and wait for its first chunk, retrying until then; the returned stream
-        yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
+        """Open the stream and wait for its first chunk, retrying and failing over until then; the returned
+        stream yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
         request = dataclasses.replace(request, stream=True)
         begun = await self._begin(request, identity, options, route, stream=True)
         if isinstance(begun, _Hit):
             return ReplayStream(begun.reply, begun.request_id, int(begun.started_at))
         call = begun
-        opened, attempts = await self._attempt(call, self._open_stream, stream=True)
+        opened, attempt, attempts = await self._attempt(call, self._open_stream, stream=True)
         store_key = call.cache_key if call.decision.store else None
-        live = LiveStream(self, call, opened, attempts, ttft=self._clock.monotonic() - call.t0, store_key=store_key)
+        live = LiveStream(
+            self, call, attempt, opened, attempts, ttft=self._clock.monotonic() - call.t0, store_key=store_key
+        )
         live.cache_status = header_value(call.decision, hit=False)
         return live
 
-    async def _open_stream(self, call: _Call) -> Opened:
-        built = call.built
+    async def _open_stream(self, call: _Call, attempt: Attempt) -> Opened:
+        built = await self._build(call, attempt)
+        spec = PROVIDERS[attempt.route.provider]
         outgoing = self._client.build_request(built.method, built.url, headers=built.headers, content=built.body)
         try:
             reply = await self._client.send(outgoing, stream=True)
         except httpx2.HTTPError as error:
-            raise transport_error(error, call.spec.name) from error
+            raise transport_error(error, spec.name) from error
         # Decoded bytes: a provider may gzip its event stream (httpx2 asks for it by default).
         pieces = reply.aiter_bytes()
         try:
             if reply.status_code != 200:
                 body = await reply.aread()
-                raise call.spec.classify_error(reply.status_code, body, reply.headers)
-            parser = call.spec.stream_parser(call.request)
+                raise spec.classify_error(reply.status_code, body, reply.headers)
+            parser = spec.stream_parser(call.request)
             first: list[ChatChunk] = []
             ended = False
             while not first and not ended:
@@ -220,7 +247,7 @@ class AIService:
                     first = parser.feed(data)
         except httpx2.HTTPError as error:
             await close_stream(pieces, reply)
-            raise transport_error(error, call.spec.name) from error
+            raise transport_error(error, spec.name) from error
         except BaseException:
             await close_stream(pieces, reply)
             raise
@@ -231,39 +258,57 @@ class AIService:
     async def _begin(
         self, request: ChatRequest, identity: Identity, options: ChatOptions | None, route: str, *, stream: bool
     ) -> _Call | _Hit:
-        """Everything before the first attempt: resolve, consult the cache, pick the credential, build.
-        A failure here is recorded (no provider reached) and raised; a cache hit is recorded and returned."""
+        """Everything before the first attempt: resolve, consult the cache (while the breaker mirror and
+        the latency estimates refresh), plan the routes. A failure here is recorded (no provider reached)
+        and raised; a cache hit is recorded and returned."""
         started_at, t0 = self._clock.time(), self._clock.monotonic()
         decision = self._decision(request, options)
         try:
             resolved = self._resolve(request)
             key = self._cache_key(request, resolved, identity, decision)
-            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
+            lookup = self._cache.lookup(key) if key is not None and decision.lookup and self._cache else _nothing()
+            needs = RequestNeeds.of(request)
+            refreshes = [self.breakers.refresh()]
+            if self._latency is not None:
+                refreshes.append(self._latency.refresh(self.router.candidate_pairs(request, resolved, needs=needs)))
+            hit, *_ = await asyncio.gather(lookup, *refreshes)
             if hit is not None:
                 request_id = uuid.uuid4().hex
                 await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=stream)
                 return _Hit(hit, request_id, started_at)
-            call = await self._prepare(request, resolved, identity, route, started_at, t0)
+            call = self._plan(request, resolved, needs, identity, options, route, started_at, t0)
         except GatewayError as error:
             await self._record_failure(request, identity, route, started_at, t0, error, stream=stream)
             raise
         call.cache_key, call.decision = key, decision
         return call
 
-    async def _attempt(self, call: _Call, once: Callable[[_Call], Awaitable[T]], *, stream: bool) -> tuple[T, int]:
-        """`once` with retries under the whole-request timeout; a final failure is recorded and raised."""
+    async def _attempt(
+        self, call: _Call, once: Callable[[_Call, Attempt], Awaitable[T]], *, stream: bool
+    ) -> tuple[T, Attempt, int]:
+        """`once` over the plan's routes under the whole-request timeout; a final failure is recorded and raised."""
+
+        async def tracked(attempt: Attempt) -> T:
+            call.last = attempt
+            return await once(call, attempt)
+
         try:
             async with asyncio.timeout(self._request_timeout):
-                return await self._with_retries(call, once)
-        except UpstreamFailure as failure:
+                served = await self._failover.run(call.plan, call.credentials, call.resolved.model, tracked)
+        except (UpstreamFailure, NoRouteError) as failure:
             failure.request_id = call.request_id
-            await self._record(call, stream=stream, error=failure, attempts=len(failure.attempts))
+            attempts = len(failure.attempts) if isinstance(failure, UpstreamFailure) else 0
+            await self._record(call, stream=stream, error=failure, attempts=attempts)
             raise
         except TimeoutError:
             timed_out = UpstreamFailure((self._timeout_error(call),))
             timed_out.request_id = call.request_id
+            if call.last is not None:
+                await self._failover.settle(call.last, timed_out.last)
             await self._record(call, stream=stream, error=timed_out, attempts=1)
             raise timed_out from None
+        call.last, call.note = served.attempt, served.note
+        return served.value, served.attempt, served.attempts
 
     def _resolve(self, request: ChatRequest) -> ResolvedModel:
         resolved = resolve_model(request.model, self.catalog)
@@ -286,55 +331,63 @@ class AIService:
             return None
         return self._cache.key(request, resolved.model, identity)
 
-    async def _prepare(
+    def _plan(
         self,
         request: ChatRequest,
         resolved: ResolvedModel,
+        needs: RequestNeeds,
         identity: Identity,
+        options: ChatOptions | None,
         route: str,
         started_at: float,
         t0: float,
     ) -> _Call:
-        spec = PROVIDERS[resolved.provider]
-        key = self._credentials.key_for(resolved.provider)
-        if key is None:
-            raise NoCredentialError(resolved.provider)
-        outgoing = dataclasses.replace(request, model=resolved.model)
-        if resolved.provider == "gemini":
-            outgoing = await attach_signatures(outgoing, self._signatures, identity.tenant)
-        max_output = resolved.entry.max_output if resolved.entry is not None else None
-        built = spec.build_request(
-            outgoing, api_key=key, base_url=self._base_urls[resolved.provider], max_output_tokens=max_output
-        )
-        return _Call(identity, route, request.model, resolved, spec, outgoing, built, uuid.uuid4().hex, started_at, t0)
+        credentials: dict[str, tuple[Credential, ...]] = {}
 
-    async def _with_retries(self, call: _Call, once: Callable[[_Call], Awaitable[T]]) -> tuple[T, int]:
-        errors: list[ProviderError] = []
-        waited = 0.0
-        while True:
-            try:
-                return await once(call), len(errors) + 1
-            except ProviderError as error:
-                errors.append(error)
-                delay = self._retry.delay(len(errors), error.retry_after, self._random) if error.retryable else None
-                # One budget for all the waiting of a request: past it, answer now (architecture, Routing).
-                if delay is None or waited + delay > self._retry.max_total_wait_seconds:
-                    raise UpstreamFailure(tuple(errors)) from error
-            waited += delay
-            await self._sleep(delay)
+        def unavailable(provider: str, model: str) -> str | None:
+            if provider not in credentials:
+                credentials[provider] = self._credentials.credentials(provider, identity)
+            if not credentials[provider]:
+                return "no_credential"
+            if self.breakers.is_open(route_scope(provider, model)):
+                return "breaker_open"
+            return None
+
+        plan = self.router.plan(request, resolved, options, unavailable=unavailable, needs=needs)
+        if not plan.routes:
+            raise self._failover.no_route(plan)
+        outgoing = dataclasses.replace(request, model=resolved.model)
+        return _Call(
+            identity, route, request.model, resolved, outgoing, plan, credentials, uuid.uuid4().hex, started_at, t0
+        )
+
+    async def _build(self, call: _Call, attempt: Attempt) -> HttpRequest:
+        """The provider request for one attempt: the route's model, the attempt's key."""
+        provider = attempt.route.provider
+        outgoing = dataclasses.replace(call.request, model=attempt.route.model)
+        if provider == "gemini":
+            outgoing = await attach_signatures(outgoing, self._signatures, call.identity.tenant)
+        entry = attempt.route.entry
+        return PROVIDERS[provider].build_request(
+            outgoing,
+            api_key=attempt.credential.key,
+            base_url=self._base_urls[provider],
+            max_output_tokens=entry.max_output if entry is not None else None,
+        )
 
     def _timeout_error(self, call: _Call) -> ProviderError:
+        provider = call.provider or call.resolved.provider
         return ProviderError(
-            f"{call.spec.name} did not finish within {self._request_timeout:g} s",
+            f"{provider} did not finish within {self._request_timeout:g} s",
             kind="timeout",
-            provider=call.spec.name,
+            provider=provider,
             retryable=True,
         )
 
     def _cost(self, call: _Call, usage: Usage | None) -> Cost:
-        if usage is None:
+        if usage is None or call.last is None:
             return UNPRICED
-        return cost_of(usage, call.resolved.entry)
+        return cost_of(usage, call.last.route.entry)
 
     async def _record(
         self,
@@ -348,23 +401,26 @@ class AIService:
         ttft: float | None = None,
     ) -> None:
         latency = self._clock.monotonic() - call.t0
-        if self._metrics is not None:
-            # Live metrics per (provider, model), shared by every instance: only calls that reached a provider.
+        attempt = call.last
+        # Live metrics per (provider, model), shared by every instance: the serving call's outcome. Failed
+        # attempts of a request that gave up were counted one by one as they happened (Failover.settle).
+        if self._metrics is not None and attempt is not None and not isinstance(error, UpstreamFailure | NoRouteError):
             self._metrics.record(
-                call.spec.name,
-                call.resolved.model,
+                attempt.route.provider,
+                attempt.route.model,
                 error_kind=_metric_error_kind(error),
                 latency_s=latency,
                 ttft_s=ttft,
             )
+        entry = attempt.route.entry if attempt is not None else None
         facts = EventFacts(
             identity=call.identity,
             route=call.route,
             request_id=call.request_id,
             model_requested=call.requested,
-            provider=call.spec.name,
-            model=call.resolved.model,
-            price_verified=call.resolved.entry.price_verified if call.resolved.entry is not None else None,
+            provider=call.provider,
+            model=call.model,
+            price_verified=entry.price_verified if entry is not None else None,
             stream=stream,
             started_at=call.started_at,
             latency=latency,
@@ -444,6 +500,10 @@ class AIService:
             error=error,
         )
         await self._events.publish(build_event(facts))
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _metric_error_kind(error: GatewayError | None) -> str | None:

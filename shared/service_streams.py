@@ -27,6 +27,7 @@ from shared.unified import ChatChunk, ToolCall, Usage
 
 if TYPE_CHECKING:
     from shared.service import AIService, _Call
+    from shared.service_failover import Attempt
 
 __all__ = ["LiveStream", "Opened", "ReplayStream", "close_stream"]
 
@@ -55,6 +56,7 @@ class LiveStream:
         self,
         service: AIService,
         call: _Call,
+        attempt: Attempt,
         opened: Opened,
         attempts: int,
         *,
@@ -66,11 +68,13 @@ class LiveStream:
         # Only a stream that may be cached is folded back into one response as it goes.
         self._assembler = StreamAssembler() if store_key is not None else None
         self._call = call
+        self._attempt = attempt
         self._opened = opened
         self.attempts = attempts
         self.ttft = ttft
-        self.provider = call.spec.name
-        self.model = call.resolved.model
+        self.provider = attempt.route.provider
+        self.model = attempt.route.model
+        self.route = call.note
         self.request_id = call.request_id
         self.created = int(call.started_at)
         self.usage: Usage | None = None
@@ -105,6 +109,9 @@ class LiveStream:
             await opened.pieces.aclose()
             await opened.reply.aclose()
             service = self._service
+            # The breakers learn how the stream ended: a cut or an error event after the first chunk is a
+            # fault of the route like any other; the caller going away is nobody's fault.
+            await service._failover.settle(self._attempt, error)
             self.cost = service._cost(call, self.usage)
             if error is None:
                 await remember_signatures(self._calls, service._signatures, call.identity.tenant)
@@ -127,7 +134,7 @@ class LiveStream:
             )
 
     async def _rest(self) -> AsyncIterator[ChatChunk]:
-        opened, provider = self._opened, self._call.spec.name
+        opened, provider = self._opened, self.provider
         try:
             async for data in opened.pieces:
                 for chunk in opened.parser.feed(data):
@@ -156,6 +163,7 @@ class ReplayStream:
     cache_status = "HIT"
     attempts = 0
     ttft = 0.0
+    route = "cache"
 
     def __init__(self, hit: CachedReply, request_id: str, created: int) -> None:
         self._chunks = replay_chunks(hit, response_id=f"chatcmpl-{request_id}")

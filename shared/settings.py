@@ -57,6 +57,15 @@ ENV_VARS: tuple[str, ...] = (
     "ROUTER_PERFORMANCE_WEIGHTING",
     "ROUTER_MAX_RETRIES",
     "ROUTER_MAX_CANDIDATES",
+    "BREAKER_WINDOW_SECONDS",
+    "BREAKER_MIN_REQUESTS",
+    "BREAKER_FAILURE_RATIO",
+    "BREAKER_OPEN_SECONDS",
+    "BREAKER_OPEN_MAX_SECONDS",
+    "BREAKER_REFRESH_SECONDS",
+    "STORE_BACKEND",
+    "FIRESTORE_DATABASE",
+    "GOOGLE_CLOUD_PROJECT_ID",
     "CONNECT_TIMEOUT_SECONDS",
     "FIRST_BYTE_TIMEOUT_SECONDS",
     "STREAM_IDLE_TIMEOUT_SECONDS",
@@ -111,6 +120,19 @@ class Settings:
     router_performance_weighting: float = 0.3
     router_max_retries: int = 3
     router_max_candidates: int = 3
+    # Circuit breakers (architecture, Circuit breakers): failure ratio over a window with a minimum volume;
+    # the open period starts at BREAKER_OPEN_SECONDS and doubles on each repeated trip up to the max.
+    breaker_window_seconds: float = 60.0
+    breaker_min_requests: int = 5
+    breaker_failure_ratio: float = 0.5
+    breaker_open_seconds: float = 30.0
+    breaker_open_max_seconds: float = 600.0
+    # An instance's mirror of the shared breaker state is refreshed at request start when older than this.
+    breaker_refresh_seconds: float = 2.0
+    # The document store (breakers, later key metadata): `sqlite` (GATEWAY_DATA_DIR) or `firestore`.
+    store_backend: str = "sqlite"
+    firestore_database: str = "(default)"
+    google_cloud_project_id: str | None = None
     connect_timeout_seconds: float = 5.0
     first_byte_timeout_seconds: float = 60.0
     stream_idle_timeout_seconds: float = 60.0
@@ -149,6 +171,15 @@ class Settings:
             ),
             router_max_retries=env.integer("ROUTER_MAX_RETRIES", d.router_max_retries, 0, 10),
             router_max_candidates=env.integer("ROUTER_MAX_CANDIDATES", d.router_max_candidates, 1, 20),
+            breaker_window_seconds=env.positive("BREAKER_WINDOW_SECONDS", d.breaker_window_seconds),
+            breaker_min_requests=env.integer("BREAKER_MIN_REQUESTS", d.breaker_min_requests, 1, None),
+            breaker_failure_ratio=env.number("BREAKER_FAILURE_RATIO", d.breaker_failure_ratio, 0.0, 1.0),
+            breaker_open_seconds=env.positive("BREAKER_OPEN_SECONDS", d.breaker_open_seconds),
+            breaker_open_max_seconds=env.positive("BREAKER_OPEN_MAX_SECONDS", d.breaker_open_max_seconds),
+            breaker_refresh_seconds=env.positive("BREAKER_REFRESH_SECONDS", d.breaker_refresh_seconds),
+            store_backend=env.parse("STORE_BACKEND", d.store_backend, _store_backend),
+            firestore_database=env.raw("FIRESTORE_DATABASE") or d.firestore_database,
+            google_cloud_project_id=env.raw("GOOGLE_CLOUD_PROJECT_ID"),
             connect_timeout_seconds=env.positive("CONNECT_TIMEOUT_SECONDS", d.connect_timeout_seconds),
             first_byte_timeout_seconds=env.positive("FIRST_BYTE_TIMEOUT_SECONDS", d.first_byte_timeout_seconds),
             stream_idle_timeout_seconds=env.positive("STREAM_IDLE_TIMEOUT_SECONDS", d.stream_idle_timeout_seconds),
@@ -334,3 +365,10 @@ def _order(value: str) -> tuple[str, ...]:
     if not names:
         raise ValueError(accepted)
     return tuple(names)
+
+
+def _store_backend(value: str) -> str:
+    backend = value.strip().lower()
+    if backend not in ("sqlite", "firestore"):
+        raise ValueError("expected sqlite or firestore")
+    return backend

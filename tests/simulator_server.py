@@ -75,9 +75,10 @@ class SimulatorAdmin:
         result: dict[str, Any] = self._call("PUT", "/defaults", directives)
         return result
 
-    def add_key_rule(self, key: str, **directives: Any) -> str:
-        """Register a rule for `key`; returns the key's fingerprint."""
-        fingerprint: str = self._call("POST", "/keys", {"key": key, **directives})["fingerprint"]
+    def add_key_rule(self, key: str, *, times: int | None = None, **directives: Any) -> str:
+        """Register a rule for `key` (for its next `times` requests only, when given); returns the fingerprint."""
+        body = {"key": key, **directives} | ({"times": times} if times is not None else {})
+        fingerprint: str = self._call("POST", "/keys", body)["fingerprint"]
         return fingerprint
 
     def clear_key_rules(self) -> None:

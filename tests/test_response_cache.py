@@ -22,6 +22,7 @@ from shared.providers.signatures import InMemorySignatureStore
 from shared.response_cache import ResponseCache
 from shared.service import AIService
 from shared.unified import ChatRequest, Message
+from tests.service_parts import memory_breakers, pinned_router
 
 ALICE = Identity(tenant="app-1", key_id="k1", user="alice")
 BOB = Identity(tenant="app-1", key_id="k1", user="bob")
@@ -79,6 +80,8 @@ def service(*answers: httpx2.Response) -> tuple[AIService, Upstream, MemorySink]
         base_urls={"openai": "http://openai.test/v1"},
         events=events,
         signatures=InMemorySignatureStore(),
+        router=pinned_router(),
+        breakers=memory_breakers(),
         cache=ResponseCache(port, ttl_seconds=60),
         sleep=no_sleep,
     )

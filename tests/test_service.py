@@ -16,13 +16,14 @@ import pytest
 
 from shared.catalog import default_catalog
 from shared.credentials import PlatformCredentials
-from shared.errors import ProviderError, RequestError, UpstreamFailure
+from shared.errors import NoRouteError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import MemorySink
 from shared.identity import Identity
 from shared.providers.signatures import InMemorySignatureStore
 from shared.retry import RetryPolicy
-from shared.service import AIService, NoCredentialError
+from shared.service import AIService
 from shared.unified import ChatRequest, Message
+from tests.service_parts import memory_breakers, pinned_router
 
 IDENTITY = Identity(tenant="app-1", key_id="key-1", user="u-1", scopes=frozenset({"chat"}))
 BASES = {"openai": "http://openai.test/v1", "anthropic": "http://anthropic.test", "gemini": "http://gemini.test/v1beta"}
@@ -115,6 +116,8 @@ def harness(*answers: httpx2.Response | Exception, keys: dict[str, tuple[str, ..
         base_urls=BASES,
         events=events,
         signatures=InMemorySignatureStore(),
+        router=pinned_router(),
+        breakers=memory_breakers(),
         retry=RetryPolicy(max_retries=3),
         sleep=sleep,
         random=lambda: 0.5,
@@ -206,9 +209,11 @@ async def test_platform_key_rejected_upstream_is_a_502_not_the_callers_401() -> 
 
 async def test_no_key_for_the_provider_is_a_clear_503_and_recorded() -> None:
     h = harness(keys={"openai": ("sk-o",)})
-    with pytest.raises(NoCredentialError) as caught:
+    with pytest.raises(NoRouteError) as caught:
         await h.service.chat(ask("claude-haiku-4-5"), IDENTITY)
     assert caught.value.status == 503
+    assert caught.value.retry_after is None
+    assert "no usable API key" in caught.value.message
     assert "anthropic" in caught.value.message
     event = only_event(h)
     assert (event["attempts"], event["provider"], event["error_kind"]) == (0, None, "api_error")
@@ -416,6 +421,8 @@ async def test_the_whole_request_timeout_ends_as_a_recorded_504() -> None:
         base_urls=BASES,
         events=events,
         signatures=InMemorySignatureStore(),
+        router=pinned_router(),
+        breakers=memory_breakers(),
         request_timeout=0.05,
     )
     for start in (service.chat, service.chat_stream):

@@ -106,6 +106,15 @@ def test_blank_values_count_as_unset(blank: str) -> None:
 
 FULL_ENV = {
     "PORT": "9000",
+    "BREAKER_WINDOW_SECONDS": "30",
+    "BREAKER_MIN_REQUESTS": "3",
+    "BREAKER_FAILURE_RATIO": "0.25",
+    "BREAKER_OPEN_SECONDS": "2",
+    "BREAKER_OPEN_MAX_SECONDS": "60",
+    "BREAKER_REFRESH_SECONDS": "0.5",
+    "STORE_BACKEND": "FIRESTORE",
+    "FIRESTORE_DATABASE": "gateway",
+    "GOOGLE_CLOUD_PROJECT_ID": "demo-project",
     "GATEWAY_DATA_DIR": "/var/lib/gateway",
     "GATEWAY_DEV_KEY": "dev-secret-1",
     "OPENAI_API_KEY": "sk-one, sk-two",
@@ -159,6 +168,13 @@ def test_every_variable_is_parsed() -> None:
     assert s.router_performance_weighting == 0.75
     assert s.router_max_retries == 0
     assert s.router_max_candidates == 5
+    assert (s.breaker_window_seconds, s.breaker_min_requests, s.breaker_failure_ratio) == (30, 3, 0.25)
+    assert (s.breaker_open_seconds, s.breaker_open_max_seconds, s.breaker_refresh_seconds) == (2, 60, 0.5)
+    assert (s.store_backend, s.firestore_database, s.google_cloud_project_id) == (
+        "firestore",
+        "gateway",
+        "demo-project",
+    )
     assert s.connect_timeout_seconds == 2.5
     assert s.first_byte_timeout_seconds == 30
     assert s.stream_idle_timeout_seconds == 15
@@ -178,6 +194,11 @@ def test_every_field_comes_from_some_variable() -> None:
     full, default = Settings.from_env(FULL_ENV), Settings()
     unchanged = [f.name for f in dataclasses.fields(Settings) if getattr(full, f.name) == getattr(default, f.name)]
     assert unchanged == []
+
+
+def test_an_unknown_store_backend_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"STORE_BACKEND.*sqlite or firestore"):
+        Settings.from_env({"STORE_BACKEND": "postgres"})
 
 
 def test_relative_data_dir_is_kept_relative_to_the_current_directory() -> None:

@@ -88,7 +88,8 @@ Admin API (JSON; directive values validated like tags)
                                              "calls_by_key": {fingerprint: n}}
   POST   /_sim/reset                         defaults, key rules and statistics cleared
   GET|PUT|DELETE /_sim/defaults              read / replace / clear the default directives
-  POST   /_sim/keys {"key": "...", ...}      rule for one key (directive names) -> {"fingerprint": ...}
+  POST   /_sim/keys {"key": "...", ...}      rule for one key (directive names) -> {"fingerprint": ...};
+                                             with "times": N it applies to the key's next N requests only
   GET    /_sim/keys                          {"rules": {fingerprint: {...}}}
   DELETE /_sim/keys                          clear all rules;  DELETE /_sim/keys/{fingerprint}: one rule
   Keys are kept only as SHA-256 digests; fingerprints are the first 12 hex characters. Routes for the

@@ -74,10 +74,14 @@ async def keys(request: Request) -> Response:
             key = body.pop("key", None)
             if not isinstance(key, str) or not key:
                 raise DirectiveError("'key' must be a non-empty string")
+            times = body.pop("times", None)
+            counted = isinstance(times, int) and not isinstance(times, bool) and 1 <= times <= 10_000
+            if times is not None and not counted:
+                raise DirectiveError("'times' must be an integer from 1 to 10000")
             rule = directives_from_mapping(body)
         except DirectiveError as err:
             return _json({"error": str(err)}, 400)
-        return _json({"fingerprint": state.set_rule(key, rule), "rule": rule.as_dict()}, 201)
+        return _json({"fingerprint": state.set_rule(key, rule, times), "rule": rule.as_dict()}, 201)
     if request.method == "DELETE":
         return _json({"removed": state.clear_rules()})
     return _json({"rules": state.rules()})

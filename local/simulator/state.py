@@ -30,6 +30,8 @@ class SimState:
     def __init__(self) -> None:
         self.defaults = Directives()
         self._rules: dict[str, Directives] = {}
+        # Rules that apply to a number of requests only: digest -> requests left.
+        self._left: dict[str, int] = {}
         self._calls: Counter[str] = Counter()
         self._statuses: Counter[int] = Counter()
         self._keys: Counter[str] = Counter()
@@ -37,28 +39,50 @@ class SimState:
     def reset(self) -> None:
         self.defaults = Directives()
         self._rules.clear()
+        self._left.clear()
         self._calls.clear()
         self._statuses.clear()
         self._keys.clear()
 
     # Key rules ------------------------------------------------------------------------------------------------
 
-    def set_rule(self, key: str, rule: Directives) -> str:
-        self._rules[key_digest(key)] = rule
+    def set_rule(self, key: str, rule: Directives, times: int | None = None) -> str:
+        """Set the rule for `key`: for every request, or for the next `times` requests only."""
+        digest = key_digest(key)
+        self._rules[digest] = rule
+        if times is None:
+            self._left.pop(digest, None)
+        else:
+            self._left[digest] = times
         return fingerprint(key)
 
     def rule_for(self, key: str | None) -> Directives:
-        return self._rules.get(key_digest(key), Directives()) if key else Directives()
+        """The rule for a request with `key` (one use of a counted rule; it goes once used up)."""
+        if not key:
+            return Directives()
+        digest = key_digest(key)
+        rule = self._rules.get(digest, Directives())
+        if digest in self._left:
+            self._left[digest] -= 1
+            if self._left[digest] <= 0:
+                del self._left[digest]
+                del self._rules[digest]
+        return rule
 
     def clear_rules(self, prefix: str | None = None) -> int:
         """Remove the rules whose digest starts with `prefix` (all when None); return how many."""
         doomed = [d for d in self._rules if prefix is None or d.startswith(prefix.lower())]
         for digest in doomed:
             del self._rules[digest]
+            self._left.pop(digest, None)
         return len(doomed)
 
     def rules(self) -> dict[str, dict[str, Any]]:
-        return {digest[:FINGERPRINT_LENGTH]: rule.as_dict() for digest, rule in sorted(self._rules.items())}
+        shown: dict[str, dict[str, Any]] = {}
+        for digest, rule in sorted(self._rules.items()):
+            left = {"times": self._left[digest]} if digest in self._left else {}
+            shown[digest[:FINGERPRINT_LENGTH]] = rule.as_dict() | left
+        return shown
 
     # Statistics -----------------------------------------------------------------------------------------------
 

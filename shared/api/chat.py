@@ -158,7 +158,7 @@ class ChatApi:
             return _error_response(wire, error, timing, options)
         timing.mark("upstream")
         content = wire.render(result, int(time.time()))
-        headers = _route_headers(result.provider, result.model, result.request_id, result.attempts)
+        headers = _route_headers(result.provider, result.model, result.request_id, result.attempts, result.route)
         headers["x-gateway-cost-usd"] = format_usd(result.cost.micros) if result.cost.micros is not None else "unpriced"
         headers["x-gateway-cache"] = result.cache_status
         headers.update(timing.header())
@@ -180,7 +180,7 @@ class ChatApi:
             return _error_response(wire, error, timing, options)
         timing.mark("first-chunk")
         renderer = wire.renderer(stream, chat_request)
-        headers = _route_headers(stream.provider, stream.model, stream.request_id, stream.attempts)
+        headers = _route_headers(stream.provider, stream.model, stream.request_id, stream.attempts, stream.route)
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no", "x-gateway-cache": stream.cache_status})
         headers.update(timing.header())
         return StreamingResponse(_sse(stream, renderer), media_type=SSE, headers=headers)
@@ -218,11 +218,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _route_headers(provider: str, model: str, request_id: str, attempts: int) -> dict[str, str]:
+def _route_headers(provider: str, model: str, request_id: str, attempts: int, route: str) -> dict[str, str]:
     return {
         "x-request-id": request_id,
         "x-gateway-provider": SEED_NAMES[provider],
         "x-gateway-model": model,
+        "x-gateway-route": route,
         "x-gateway-attempts": str(attempts),
     }
 

@@ -3,19 +3,24 @@
 `build_chat_deps` wires the pieces (catalog, the one pooled HTTP client, platform credentials, the
 events sink, the signature store, the key ring with the development key) from a parsed `Settings`. It
 is called lazily on the first request (Cloud Functions) or at start (the local dev server), never at
-import. Tests pass their own events sink or transport.
+import. Tests pass their own events sink, transport, clock, sleep or catalog.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx2
 
 from shared.auth import DevKey, KeyRing, ensure_dev_key
+from shared.breakers import BreakerBoard, BreakerPolicy
 from shared.cache import CachePort, CacheSignatureStore, build_cache
 from shared.catalog import Catalog, default_catalog
+from shared.clock import Clock, SystemClock
 from shared.credentials import PlatformCredentials
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.port import EventSink
@@ -24,8 +29,10 @@ from shared.metrics import LiveMetrics, build_live_metrics
 from shared.providers.signatures import InMemorySignatureStore
 from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
+from shared.routing import LatencyView, Router, RouterConfig
 from shared.service import AIService
 from shared.settings import Settings
+from shared.store import DocumentStore, build_store
 from shared.transport import make_client
 
 __all__ = ["ChatDeps", "build_chat_deps", "events_dir"]
@@ -46,12 +53,16 @@ class ChatDeps:
     dev_key: DevKey
     cache: CachePort
     metrics: LiveMetrics
+    store: DocumentStore
+    latency: LatencyView
 
     async def aclose(self) -> None:
         await self.events.close()
         await self.client.aclose()
+        await self.latency.aclose()
         await self.metrics.close()
         await self.cache.close()
+        await self.store.close()
 
 
 def build_chat_deps(
@@ -59,11 +70,15 @@ def build_chat_deps(
     *,
     events: EventSink | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    catalog: Catalog | None = None,
 ) -> ChatDeps:
+    clock = clock or SystemClock()
     salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
     dev_key = ensure_dev_key(settings, salt)
     keys = KeyRing(salt, [dev_key.record])
-    catalog = default_catalog()
+    catalog = catalog if catalog is not None else default_catalog()
     client = make_client(
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=max(settings.first_byte_timeout_seconds, settings.stream_idle_timeout_seconds),
@@ -77,6 +92,15 @@ def build_chat_deps(
     # Live metrics per (provider, model) in one-minute buckets: Redis when configured (every instance adds
     # to the same buckets), else in-process.
     metrics = build_live_metrics(redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert)
+    # Breaker state shared by every instance through the document store (SQLite file or Firestore).
+    store = build_store(settings)
+    breakers = BreakerBoard(store, BreakerPolicy.from_settings(settings), clock)
+
+    def today() -> date:
+        return datetime.fromtimestamp(clock.time(), UTC).date()
+
+    latency = LatencyView(metrics, clock=clock)
+    router = Router(catalog, RouterConfig.from_settings(settings), latency=latency, today=today)
     service = AIService(
         catalog=catalog,
         client=client,
@@ -97,5 +121,10 @@ def build_chat_deps(
             max_temperature=settings.cache_max_temperature,
         ),
         metrics=metrics,
+        router=router,
+        breakers=breakers,
+        latency=latency,
+        clock=clock,
+        sleep=sleep,
     )
-    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache, metrics)
+    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache, metrics, store, latency)

@@ -58,6 +58,12 @@ def gateway_settings(sim_url: str, data_dir: Path, **changes: Any) -> Settings:
         # These tests count upstream calls and events per request: the response cache (tested on its
         # own in tests/test_response_cache.py and tests/conformance) would answer repeats itself.
         "cache_enabled": False,
+        # Each test expects the named model's provider to answer, and its faults to come back as they are:
+        # routing (substitutes, failover) is proven in tests/api/test_routing.py.
+        "router_cost_optimization": False,
+        "router_fallback_enabled": False,
+        # The module's common gateway sees many deliberate faults on one key: no breaker may trip on them.
+        "breaker_min_requests": 1_000_000,
     }
     return dataclasses.replace(Settings(), **{**fields, **changes})
 

@@ -48,6 +48,9 @@ def settings(data_dir: Path, **changes: Any) -> Settings:
         "base_urls": MappingProxyType({**Settings().base_urls, "openai": OPENAI_URL}),
         "data_dir": data_dir,
         "dev_key": DEV_KEY,
+        # One scripted OpenAI upstream: the named model is served and its faults come back as they are.
+        "router_cost_optimization": False,
+        "router_fallback_enabled": False,
     }
     return dataclasses.replace(Settings(), **{**fields, **changes})
 

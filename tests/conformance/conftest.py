@@ -135,6 +135,12 @@ def launch_gateway(tmp: Path, *, stop: signal.Signals = signal.SIGINT, **env: st
         MAX_BODY_BYTES=str(MAX_BODY_BYTES),
         # Each test expects the provider to be called; the cache has its own conformance test (env override).
         CACHE_ENABLED="false",
+        # ... and the named model's provider to answer, its faults coming back as they are (env override):
+        # routing is proven in tests/api/test_routing.py and tests/conformance/test_breakers_shared.py.
+        ROUTER_COST_OPTIMIZATION="false",
+        ROUTER_FALLBACK_ENABLED="false",
+        # A session's gateway sees many deliberate faults on one key: no breaker may trip on them.
+        BREAKER_MIN_REQUESTS="1000000",
     )
     environ.update(env)
     log = tmp / "gateway.log"

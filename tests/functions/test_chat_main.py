@@ -54,6 +54,7 @@ def function_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim_url: str) 
     monkeypatch.setenv("GATEWAY_DEV_KEY", DEV_KEY)
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CACHE_ENABLED", "false")
+    monkeypatch.setenv("ROUTER_COST_OPTIMIZATION", "false")  # the named model answers (routing: tests/api)
     for provider, path in (("OPENAI", "/v1"), ("ANTHROPIC", ""), ("GEMINI", "/v1beta")):
         monkeypatch.setenv(f"{provider}_API_KEY", "sim-key")
         monkeypatch.setenv(f"{provider}_BASE_URL", sim_url + path)

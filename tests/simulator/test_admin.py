@@ -126,3 +126,23 @@ def test_access_log_lines_never_carry_a_query_key() -> None:
     assert logging.getLogger("uvicorn.access").filter(record)
     assert "SECRET" not in record.getMessage()
     assert "?key=REDACTED&alt=sse" in record.getMessage()
+
+
+def test_a_counted_rule_applies_to_the_next_n_requests_only(http: httpx2.Client, admin: SimulatorAdmin) -> None:
+    admin.add_key_rule("sk-flaky", times=2, status=500)
+    other = admin.add_key_rule("sk-other", status=503)
+    rules = http.get("/_sim/keys").json()["rules"]
+    assert rules[other]["status"] == 503
+    assert "times" not in rules[other]
+    assert [r.get("times") for r in rules.values()].count(2) == 1
+    statuses = [openai_post(http, openai_body(), key="sk-flaky").status_code for _ in range(4)]
+    assert statuses == [500, 500, 200, 200]
+    # Used up: the rule is gone; the uncounted rule of another key stays.
+    assert len(http.get("/_sim/keys").json()["rules"]) == 1
+
+
+def test_times_must_be_a_positive_integer(http: httpx2.Client) -> None:
+    for bad in (0, -1, "2", 1.5, True, 10_001):
+        reply = http.post("/_sim/keys", json={"key": "sk-x", "times": bad, "status": 500})
+        assert reply.status_code == 400, bad
+        assert "times" in reply.json()["error"]

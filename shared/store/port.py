@@ -1,0 +1,54 @@
+"""The document store port: small JSON documents in named collections, shared by every instance.
+
+Used for circuit breakers (and later key metadata and gateway keys). Two adapters: SQLite (the embedded
+default, one file shared by the processes of one machine) and Firestore (the cloud). A contract test
+suite runs the same tests against both (`tests/store/`).
+
+Documents are JSON-compatible mappings (str keys; str, int, float, bool, None, lists, nested mappings).
+The two conditional writes are what concurrent instances need to agree without a lock:
+- `create` is create-if-absent: exactly one of several concurrent creators gets True (leases, probes);
+- `put_if_newer` writes only when the stored document is absent or has a smaller integer `version`,
+  so a late or repeated write can never move state backwards (monotonic transitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+__all__ = ["Document", "DocumentStore", "StoreUnavailable"]
+
+Document = dict[str, Any]
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or answered with an error; callers keep their last mirror."""
+
+
+class DocumentStore(Protocol):
+    async def get(self, collection: str, doc_id: str) -> Document | None:
+        """The document, or None when absent."""
+        ...
+
+    async def list(self, collection: str) -> dict[str, Document]:
+        """Every document of the collection, by id."""
+        ...
+
+    async def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        """Create or replace unconditionally."""
+        ...
+
+    async def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+        """Create only if absent. True: this call created it; False: it already existed."""
+        ...
+
+    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+        """Write `doc` (which must hold an int `version`) when the stored one is absent or older.
+        True when written; False when the stored version is equal or higher (nothing changed)."""
+        ...
+
+    async def delete(self, collection: str, doc_id: str) -> None:
+        """Remove the document; absent is fine."""
+        ...
+
+    async def close(self) -> None: ...
