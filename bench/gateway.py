@@ -50,6 +50,7 @@ STREAM_BODY = (
     '{"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true}, '
     '"messages": [{"role": "user", "content": "Tell me a short story [sim chunks=8]"}]}'
 )
+SERVED_MODEL = "gpt-4o-mini"  # JSON_BODY's model, pinned with ROUTER_COST_OPTIMIZATION=false (see main)
 CONCURRENCY = (1, 16)
 HIT_TARGET_MS = 1.0  # issue 4: a cache hit under 1 ms p50 end to end at concurrency 1
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -242,6 +243,15 @@ def measure(
     return lines + _measure_hits(wrk, tmp, direct, cached, direct_runs, args)
 
 
+def _check_served(target: Target) -> None:
+    """The bench's model must be the one that serves (what the direct column calls), not a substitute."""
+    headers = {"authorization": f"Bearer {target.key}", "content-type": "application/json"}
+    reply = httpx2.post(target.url + CHAT, content=JSON_BODY, headers=headers, timeout=30.0)
+    served = reply.headers.get("x-gateway-model")
+    if reply.status_code != 200 or served != SERVED_MODEL:
+        raise SystemExit(f"{target.name}: HTTP {reply.status_code}, served by {served}, not {SERVED_MODEL}")
+
+
 def _sim_calls(simulator: Target) -> int:
     return int(httpx2.get(f"{simulator.url}/_sim/stats", timeout=5.0).json()["total"])
 
@@ -306,6 +316,10 @@ def main() -> None:
         cached: subprocess.Popen[bytes] | None = None
         try:
             gw_env = dict(env, GATEWAY_DEV_KEY=GATEWAY_KEY, GATEWAY_DATA_DIR=str(tmp / "data"), CACHE_ENABLED="false")
+            # Cost optimization would serve gpt-4o-mini's request on a cheaper equivalent (another provider's
+            # wire format), which the direct column does not call. Off, the router still plans, the breakers
+            # and failover still run, and the requested model serves: the columns stay comparable.
+            gw_env["ROUTER_COST_OPTIMIZATION"] = "false"
             for provider, url in simulator_base_urls(sim_url).items():
                 key_var, url_var = PROVIDER_ENV[provider]
                 gw_env[key_var], gw_env[url_var] = UPSTREAM_KEY, url
@@ -321,6 +335,7 @@ def main() -> None:
             direct = Target("direct", sim_url, UPSTREAM_KEY, simulator.pid)
             through = Target("gateway", gw_url, GATEWAY_KEY, gateway.pid)
             hits = Target("cached gateway", hit_url, GATEWAY_KEY, cached.pid)
+            _check_served(through)
             table = measure(wrk, tmp, direct, through, hits, args)
         finally:
             for process in (gateway, cached):
@@ -363,7 +378,8 @@ def _report(table: list[str], args: argparse.Namespace, date: str, wrk_version: 
             "",
             f"Setup: one provider simulator (`python -m local.simulator`) and the gateway (`python -m local`: uvicorn "
             f"with httptools on {loop}, access log off, embedded defaults, usage events to segment files) pointed at "
-            "it with `OPENAI_BASE_URL` etc. and a dummy key. The gateway of the overhead rows runs with "
+            "it with `OPENAI_BASE_URL` etc. and a dummy key, `ROUTER_COST_OPTIMIZATION=false` so the requested model "
+            "serves (checked; the router, breakers and failover still run). The gateway of the overhead rows runs with "
             "`CACHE_ENABLED=false` (every request reaches the simulator); the `cache-hit` rows come from a second "
             "gateway with `CACHE_ENABLED=true` (in-process cache, no Redis): one warm-up request stores the reply, "
             "then the same wrk runs on that body, each request a HIT (checked: the simulator's call count does not "

@@ -43,7 +43,7 @@ from shared.providers.signatures import SignatureStore, attach_signatures, remem
 from shared.providers.spec import HttpRequest
 from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
-from shared.routing import LatencyView, RequestNeeds, RoutePlan, Router
+from shared.routing import CostAnalysis, LatencyView, RequestNeeds, RoutePlan, Router, analyze_costs
 from shared.service_events import FREE, EventFacts, build_event
 from shared.service_failover import Attempt, Failover
 from shared.service_streams import LiveStream, Opened, ReplayStream, close_stream
@@ -149,6 +149,12 @@ class AIService:
         now = self._clock.time()
         request = ChatRequest(model=model, messages=())
         await self._record_failure(request, identity, route, now, self._clock.monotonic(), error, stream=False)
+
+    def analyze_costs(self, request: ChatRequest, options: ChatOptions | None = None) -> CostAnalysis:
+        """The seed's `analyzeCosts`: the request's estimated cost on the named model and on every
+        equivalent that could serve it, the cheapest, and recommendations. No provider is called; an
+        unknown model raises `UnknownModelError` (400) as chat does."""
+        return analyze_costs(request, self._resolve(request), self.router, options=options)
 
     # --- JSON -------------------------------------------------------------------------------------
 

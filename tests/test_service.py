@@ -434,3 +434,25 @@ async def test_the_whole_request_timeout_ends_as_a_recorded_504() -> None:
         (False, 504, "timeout"),
         (True, 504, "timeout"),
     ]
+
+
+def test_analyze_costs_prices_the_named_model_and_cheaper_equivalents_without_calling_anyone() -> None:
+    h = harness()
+    h.service.router = pinned_router(cost_optimization=True, fallback_enabled=True)
+    analysis = h.service.analyze_costs(ask("gpt-4", max_tokens=500))
+    assert (analysis.model, analysis.provider) == ("gpt-4", "openai")
+    assert analysis.max_output_tokens == 500
+    cheapest = analysis.candidates[0]
+    assert (cheapest.provider, cheapest.model) == (analysis.cheapest_provider, analysis.cheapest_model)
+    assert cheapest.estimated.micros is not None
+    assert analysis.estimated_cost.micros is not None
+    assert cheapest.estimated.micros < analysis.estimated_cost.micros
+    assert any(analysis.cheapest_model in line for line in analysis.recommendations)
+    assert h.script.seen == []
+    assert h.events.events == []
+
+
+def test_analyze_costs_of_an_unknown_model_is_a_400_naming_the_field() -> None:
+    with pytest.raises(RequestError) as caught:
+        harness().service.analyze_costs(ask("llama-9"))
+    assert caught.value.field == "model"

@@ -62,6 +62,7 @@ class ChatDeps:
         await self.latency.aclose()
         await self.metrics.close()
         await self.cache.close()
+        await self.service.breakers.drain()  # a mirror load in flight finishes before its store closes
         await self.store.close()
 
 

@@ -3,7 +3,7 @@ locally per instance and shared through the document store (architecture, Circui
 
 from shared.breakers.board import Admission, BreakerBoard, BreakerView
 from shared.breakers.policy import BreakerPolicy
-from shared.breakers.scopes import Fault, FaultScope, classify, credential_scope, key_fingerprint, route_scope
+from shared.breakers.scopes import Fault, FaultScope, classify, credential_scope, route_scope
 from shared.breakers.state import BreakerRecord, Phase
 
 __all__ = [
@@ -17,6 +17,5 @@ __all__ = [
     "Phase",
     "classify",
     "credential_scope",
-    "key_fingerprint",
     "route_scope",
 ]

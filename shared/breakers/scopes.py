@@ -16,13 +16,12 @@ Scope strings name keys only by fingerprint: a plaintext key is never stored or 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
 from shared.errors import ErrorKind, ProviderError
 
-__all__ = ["Fault", "FaultScope", "classify", "credential_scope", "key_fingerprint", "route_scope"]
+__all__ = ["Fault", "FaultScope", "classify", "credential_scope", "route_scope"]
 
 FaultScope = Literal["route", "credential"]
 
@@ -52,11 +51,6 @@ def route_scope(provider: str, model: str) -> str:
 
 def credential_scope(provider: str, fingerprint: str) -> str:
     return f"cred:{provider}:{fingerprint}"
-
-
-def key_fingerprint(key: str) -> str:
-    """A stable, non-reversible name for a provider key (sha256, first 16 hex digits)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 def classify(error: ProviderError) -> Fault | None:

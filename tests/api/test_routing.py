@@ -62,6 +62,7 @@ class FakeClock:
 @dataclasses.dataclass
 class Gateway:
     sdk: openai.AsyncOpenAI
+    http: httpx2.AsyncClient  # the same in-process app, for the seed route
     deps: ChatDeps
     clock: FakeClock
     sink: MemorySink
@@ -119,7 +120,7 @@ async def open_gateway(sim_url: str, admin: SimulatorAdmin, tmp_path: Path) -> A
             sdk = openai.AsyncOpenAI(
                 api_key=DEV_KEY, base_url="http://gateway.test/v1", http_client=http, max_retries=0
             )
-            return Gateway(sdk, deps, clock, sink, admin)
+            return Gateway(sdk, http, deps, clock, sink, admin)
 
         yield open_
 
@@ -375,3 +376,24 @@ async def test_a_request_with_tools_is_never_routed_to_a_model_without_tools(ope
         model = served(raw)[1]
         assert model != cheapest
         assert gw.deps.catalog[model].features.tools
+
+
+async def test_the_seed_route_takes_its_switches_from_the_body(open_gateway: OpenGateway) -> None:
+    gw = await open_gateway()
+    auth = {"authorization": f"Bearer {DEV_KEY}"}
+    body: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "maxTokens": 50}
+    preferred = await gw.http.post(
+        "http://gateway.test/api/ai/chat", json={**body, "preferredProvider": "ANTHROPIC"}, headers=auth
+    )
+    assert preferred.status_code == 200
+    assert preferred.json()["provider"] == "ANTHROPIC"
+    assert preferred.headers["x-gateway-route"] == "preferred"
+    assert gw.deps.catalog[preferred.json()["model"]].equivalence_class == "small"
+    # The body's switches win over the headers: pinned by the body although the headers say on.
+    pinned = await gw.http.post(
+        "http://gateway.test/api/ai/chat",
+        json={**body, "costOptimization": False, "fallback": False},
+        headers={**auth, "x-gateway-cost-optimization": "on", "x-gateway-fallback": "on"},
+    )
+    assert (pinned.json()["provider"], pinned.json()["model"]) == ("OPENAI", "gpt-4o-mini")
+    assert pinned.headers["x-gateway-route"] == "requested"

@@ -134,6 +134,15 @@ def test_an_unavailable_named_model_leaves_the_best_substitute_as_a_fallback() -
     assert Exclusion("openai", "gpt-4", "x") in p.excluded
 
 
+def test_both_switches_off_pin_the_named_model_even_when_it_is_unavailable() -> None:
+    # Substitutes would only ever be fallbacks: with fallback off, an open breaker on the named model
+    # leaves nothing to try (the service answers 503), never a substitute.
+    r = router(cost_optimization=False, fallback_enabled=False)
+    p = r.plan(chat("gpt-4"), resolve_model("gpt-4", REAL), None, unavailable=lambda p, m: "breaker_open")
+    assert p.routes == ()
+    assert p.excluded == (Exclusion("openai", "gpt-4", "breaker_open"),)
+
+
 def test_everything_unavailable_gives_an_empty_plan() -> None:
     r = router()
     p = r.plan(chat("gpt-4"), resolve_model("gpt-4", REAL), None, unavailable=lambda p, m: "breaker_open")
