@@ -150,6 +150,9 @@ class ProviderError(GatewayError):
         self.code = code
         self.param = param
         self.in_stream = in_stream
+        # The model the failed attempt asked for, set by whoever made the attempt (the provider modules
+        # classify errors without knowing it).
+        self.model: str | None = None
 
     @property
     def seed_type(self) -> SeedErrorType:

@@ -157,6 +157,7 @@ class Failover:
             try:
                 return await once(attempt), attempt
             except ProviderError as error:
+                error.model = route.model
                 walk.errors.append(error)
                 walk.failed.add(credential.fingerprint)
                 why = error.kind
@@ -195,24 +196,9 @@ class Failover:
 
     async def settle(self, attempt: Attempt, error: GatewayError | None) -> None:
         """Count one attempt's outcome in its route and credential breakers (and the live metrics for a
-        failed attempt). A fault counts only in its own scope; the other scope saw a working party."""
-        fault = classify(error) if isinstance(error, ProviderError) else None
-        route_ok = fault is None or fault.scope != "route"
-        credential_ok = fault is None or fault.scope != "credential"
-        reason = error.kind if isinstance(error, ProviderError) else ""
-        await self._breakers.record(
-            attempt.route_scope,
-            ok=route_ok,
-            probe=attempt.probe_route,
-            reason="" if route_ok else reason,
-        )
-        await self._breakers.record(
-            attempt.credential_scope,
-            ok=credential_ok,
-            definitive=fault is not None and fault.definitive,
-            probe=attempt.probe_credential,
-            reason="" if credential_ok else reason,
-        )
+        failed attempt). A fault counts only in its own scope; the other scope saw a working party. A
+        caller's mistake counts in neither: it says nothing about the provider or the key, except that a
+        probe must still settle (the provider did answer, so the probe succeeded)."""
         if isinstance(error, ProviderError) and not error.in_stream and self._metrics is not None:
             self._metrics.record(
                 attempt.route.provider,
@@ -221,6 +207,18 @@ class Failover:
                 latency_s=self._clock.monotonic() - attempt.started,
                 ttft_s=None,
             )
+        caller = isinstance(error, ProviderError) and error.kind in CALLER_KINDS
+        fault = classify(error) if isinstance(error, ProviderError) else None
+        reason = error.kind if isinstance(error, ProviderError) else ""
+        for scope, probe, kind in (
+            (attempt.route_scope, attempt.probe_route, "route"),
+            (attempt.credential_scope, attempt.probe_credential, "credential"),
+        ):
+            if caller and not probe:
+                continue
+            ok = fault is None or fault.scope != kind
+            definitive = not ok and fault is not None and fault.definitive
+            await self._breakers.record(scope, ok=ok, definitive=definitive, probe=probe, reason="" if ok else reason)
 
     def no_route(self, plan: RoutePlan) -> NoRouteError:
         """The error for a plan that has no route at all (every candidate excluded before any attempt)."""

@@ -5,6 +5,9 @@ Seed route (and the in-process facade): `{"error": {"code", "message", "type", "
 `{"error": {"message", "type", "param", "code"}}`, so the official SDKs raise their usual exceptions.
 The same objects are the in-stream error events (`*_error_event`), framed by the stream renderers.
 
+When the gateway gave up (`UpstreamFailure`), both envelopes also list every attempt under `failures`
+(provider, model, kind, upstream status; no messages), an extra key the SDKs ignore.
+
 Status is the error's own (`UpstreamFailure` computes it from the attempts). Headers: `Retry-After` in
 whole seconds, rounded up, on 429/503 when known; `x-should-retry: false` once the gateway has retried,
 so the SDKs do not multiply the retries (architecture, Errors).
@@ -13,6 +16,7 @@ so the SDKs do not multiply the retries (architecture, Errors).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -96,6 +100,16 @@ def _headers(exc: GatewayError, status: int) -> dict[str, str]:
     return headers
 
 
+def _failures(exc: GatewayError, provider_name: Callable[[str], str | None]) -> list[dict[str, Any]] | None:
+    """Every attempt of a request the gateway gave up on: which model, what went wrong (no messages)."""
+    if not isinstance(exc, UpstreamFailure):
+        return None
+    return [
+        {"provider": provider_name(a.provider), "model": a.model, "kind": a.kind, "status": a.upstream_status}
+        for a in exc.attempts
+    ]
+
+
 def _generic_code(exc: GatewayError) -> str:
     return _STATUS_CODES.get(exc.status, "internal_error")
 
@@ -130,6 +144,9 @@ def seed_error_event(exc: GatewayError, *, attempts: int | None = None) -> dict[
     }
     if isinstance(exc, RequestError):
         error["field"] = exc.field
+    failures = _failures(exc, _seed_provider)
+    if failures is not None:
+        error["failures"] = failures
     return {"error": error}
 
 
@@ -158,7 +175,11 @@ def openai_error_event(exc: GatewayError) -> dict[str, Any]:
         param = failure.param
     else:
         kind, code = "server_error", _generic_code(exc)
-    return {"error": {"message": redact(exc.message), "type": kind, "param": param, "code": code}}
+    error: dict[str, Any] = {"message": redact(exc.message), "type": kind, "param": param, "code": code}
+    failures = _failures(exc, lambda provider: provider)
+    if failures is not None:
+        error["failures"] = failures
+    return {"error": error}
 
 
 def openai_error(exc: GatewayError) -> Reply:

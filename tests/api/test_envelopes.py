@@ -97,6 +97,10 @@ def test_seed_upstream_failure_of_every_kind(kind: ErrorKind) -> None:
         "provider": "ANTHROPIC",
         "retryable": False,
         "attempts": 2,
+        "failures": [
+            {"provider": "ANTHROPIC", "model": None, "kind": "network_error", "status": None},
+            {"provider": "ANTHROPIC", "model": None, "kind": kind, "status": None},
+        ],
     }
 
 
@@ -239,6 +243,7 @@ def test_openai_upstream_failure_of_every_kind(kind: ErrorKind) -> None:
         "type": OPENAI_KIND_TYPES[kind][0],
         "param": "messages",
         "code": OPENAI_KIND_TYPES[kind][1],
+        "failures": [{"provider": "anthropic", "model": None, "kind": kind, "status": None}],
     }
 
 
@@ -318,3 +323,22 @@ def test_the_openai_sdk_raises_its_usual_exception(exc: GatewayError, sdk_error:
     assert info.value.body == orjson.loads(raw)["error"]
     assert info.value.param == orjson.loads(raw)["error"]["param"]
     client.close()
+
+
+def test_a_failure_lists_every_attempt_with_its_model_on_both_routes_and_no_message() -> None:
+    first, last = (
+        provider_error("overloaded", status=529),
+        ProviderError("secret detail", kind="rate_limit", provider="gemini", status=429),
+    )
+    first.model, last.model = "claude-haiku-4-5-20251001", "gemini-2.5-flash"
+    failure = UpstreamFailure((first, last))
+    assert seed_body(failure)["failures"] == [
+        {"provider": "ANTHROPIC", "model": "claude-haiku-4-5-20251001", "kind": "overloaded", "status": 529},
+        {"provider": "GOOGLE", "model": "gemini-2.5-flash", "kind": "rate_limit", "status": 429},
+    ]
+    assert openai_body(failure)["failures"] == [
+        {"provider": "anthropic", "model": "claude-haiku-4-5-20251001", "kind": "overloaded", "status": 529},
+        {"provider": "gemini", "model": "gemini-2.5-flash", "kind": "rate_limit", "status": 429},
+    ]
+    assert "failures" not in seed_body(first)
+    assert "failures" not in openai_body(first)

@@ -233,7 +233,11 @@ def test_upstream_429_is_a_rate_limit_error(client: openai.OpenAI, model: str) -
     error = caught.value
     assert error.status_code == 429
     assert isinstance(error.body, dict)
-    assert set(error.body) == {"message", "type", "param", "code"}
+    assert set(error.body) == {"message", "type", "param", "code", "failures"}
+    # Every attempt listed (the gateway's extra key): the named model, four times rate-limited.
+    assert [(f["model"], f["kind"], f["status"]) for f in error.body["failures"]] == [
+        (default_catalog()[model].id, "rate_limit", 429)
+    ] * 4
     assert error.body["type"] == "rate_limit_error"
     assert error.body["code"] == "rate_limit_exceeded"
     assert error.response.headers["retry-after"] == "0"
