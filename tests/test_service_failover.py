@@ -158,7 +158,7 @@ async def make_rig() -> AsyncIterator[MakeRig]:
     stores: list[SqliteStore] = []
 
     def make(*, retry: RetryPolicy | None = None, **policy: Any) -> Rig:
-        clock = FakeClock()
+        clock = FakeClock(now=1_800_000_000.0, mono=500.0)
         store = SqliteStore(":memory:")
         stores.append(store)
         board = BreakerBoard(store, BreakerPolicy(**(QUIET | policy)), clock, instance_id="test")

@@ -29,34 +29,11 @@ from shared.catalog import Catalog, default_catalog, parse_catalog
 from shared.credentials import fingerprint
 from shared.events.port import MemorySink
 from shared.settings import Settings
+from tests.fakes import FakeClock
 from tests.simulator_server import SimulatorAdmin
 
 DEV_KEY = "gw-routing-test-key"
 KEYS = {"openai": "sk-route-openai", "anthropic": "sk-route-anthropic", "gemini": "sk-route-gemini"}
-
-
-class FakeClock:
-    """Wall and monotonic time that move only when told; `sleep` records the wait and moves them."""
-
-    def __init__(self) -> None:
-        self.now = 1_790_000_000.0
-        self.mono = 10_000.0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.mono += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-        await asyncio.sleep(0)
 
 
 @dataclasses.dataclass

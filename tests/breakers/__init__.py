@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.breakers.board import BreakerBoard
 from shared.store.port import Document, DocumentStore, StoreUnavailable
+from tests.fakes import FakeClock
 
 __all__ = ["FakeClock", "FlakyStore", "MakeBoard"]
-
-
-@dataclass
-class FakeClock:
-    wall: float = 1_800_000_000.0
-    mono: float = 500.0
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
 
 
 class FlakyStore:

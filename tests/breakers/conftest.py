@@ -17,7 +17,7 @@ from tests.breakers import FakeClock, FlakyStore, MakeBoard
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(now=1_800_000_000.0, mono=500.0)  # wall and monotonic apart, as on a real machine
 
 
 @pytest.fixture

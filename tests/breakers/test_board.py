@@ -45,7 +45,7 @@ async def test_trips_at_the_failure_ratio_not_below(make_board: MakeBoard, clock
     assert store.calls == []  # failures below the threshold do not touch the store either
     await outcomes(board, ROUTE, failed=1)  # 6 outcomes, 50 %
     assert board.is_open(ROUTE)
-    assert board.open_until(ROUTE) == clock.wall + 30.0
+    assert board.open_until(ROUTE) == clock.now + 30.0
     record = await stored(store, ROUTE)
     assert record is not None
     assert (record.state, record.version, record.trips, record.reason) == ("open", 1, 1, "overloaded")
@@ -99,8 +99,8 @@ async def test_open_period_grows_on_failed_probes_and_is_capped(make_board: Make
     for _ in range(4):
         until = board.open_until(ROUTE)
         assert until is not None
-        periods.append(until - clock.wall)
-        clock.wall = until
+        periods.append(until - clock.now)
+        clock.now = until
         assert await board.admit(ROUTE) == "probe"
         await board.record(ROUTE, ok=False, probe=True, reason="timeout")
     assert periods == [30.0, 60.0, 100.0, 100.0]
@@ -155,8 +155,8 @@ async def test_a_quick_retrip_after_closing_opens_for_longer(make_board: MakeBoa
     await board.record(CRED, ok=True, probe=True)
     clock.advance(10.0)
     await board.record(CRED, ok=False, definitive=True, reason="rate_limit")
-    assert board.open_until(CRED) == clock.wall + 60.0
-    assert board.views() == [BreakerView(CRED, "open", clock.wall + 60.0, 2, "rate_limit")]
+    assert board.open_until(CRED) == clock.now + 60.0
+    assert board.views() == [BreakerView(CRED, "open", clock.now + 60.0, 2, "rate_limit")]
 
 
 async def test_probe_failure_reopens(make_board: MakeBoard, clock: FakeClock) -> None:
@@ -166,7 +166,7 @@ async def test_probe_failure_reopens(make_board: MakeBoard, clock: FakeClock) ->
     assert await board.admit(ROUTE) == "probe"
     await board.record(ROUTE, ok=False, probe=True, reason="overloaded")
     assert board.is_open(ROUTE)
-    assert board.open_until(ROUTE) == clock.wall + 60.0
+    assert board.open_until(ROUTE) == clock.now + 60.0
     assert await board.admit(ROUTE) == "open"
 
 
@@ -177,9 +177,9 @@ async def test_views(make_board: MakeBoard, clock: FakeClock) -> None:
     clock.advance(30.0)
     await board.record(OTHER_ROUTE, ok=False, definitive=True, reason="overloaded")
     assert board.views() == [
-        BreakerView(CRED, "half_open", clock.wall, 1, "permission"),
-        BreakerView(OTHER_ROUTE, "open", clock.wall + 30.0, 1, "overloaded"),
-        BreakerView(ROUTE, "half_open", clock.wall, 1, "timeout"),
+        BreakerView(CRED, "half_open", clock.now, 1, "permission"),
+        BreakerView(OTHER_ROUTE, "open", clock.now + 30.0, 1, "overloaded"),
+        BreakerView(ROUTE, "half_open", clock.now, 1, "timeout"),
     ]
 
 

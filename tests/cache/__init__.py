@@ -3,29 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.cache.breaker import BreakerState, CacheBreaker
+from tests.fakes import FakeClock
 from tests.redis_server import delete_prefix
 
 __all__ = ["RELAXED_TIMEOUT", "FakeClock", "delete_prefix", "state_of"]
 
 # Functional tests must not flake on a busy machine; the production timeouts are tested on their own.
 RELAXED_TIMEOUT = 1.0
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def state_of(breaker: CacheBreaker) -> BreakerState:

@@ -8,8 +8,9 @@ equivalent. The simulator's per-key call count is the proof of whether Anthropic
 What the mirror guarantees (shared/breakers/board.py): a request starts a reload when the instance's last
 load attempt is older than BREAKER_REFRESH_SECONDS and waits for it at most 5 ms; a load that takes longer
 finishes in the background. So another instance's transition is honoured by every request that starts after
-a load begun after the transition has finished: the first request past the interval may still be served
-from the stale mirror; the ones after it are not. Half-open: whichever instance creates the lease document
+a load begun after the transition has finished. The first request past the interval starts that load and
+may still be served from the stale mirror, so the proofs assert on the requests after it (see
+`Pair.b_honours_the_breaker`). Half-open: whichever instance creates the lease document
 `{scope}|{version}|{slot}` probes; the others (and the prober's own other requests) skip the route.
 
 Every test starts its own pair on a fresh store, so each one trips the breaker itself. Wall-clock sleeps are
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -73,9 +75,9 @@ class Pair:
         self.replies: list[Reply] = []
         self._lock = threading.Lock()
 
-    def ask(self, client: httpx2.Client) -> Reply:
-        """One chat request for claude-haiku-4-5; anything but a 200 fails the test."""
-        body = {"model": MODEL, "messages": [{"role": "user", "content": "hello there"}]}
+    def ask(self, client: httpx2.Client, model: str = MODEL) -> Reply:
+        """One chat request; anything but a 200 fails the test."""
+        body = {"model": model, "messages": [{"role": "user", "content": "hello there"}]}
         response = client.post(CHAT, json=body)
         assert response.status_code == 200, response.text[:500]
         h = response.headers
@@ -90,31 +92,37 @@ class Pair:
         return counts.get(hashlib.sha256(ANTHROPIC_KEY.encode()).hexdigest()[:12], 0)
 
     def trip_through_a(self) -> float:
-        """Fail Anthropic and open its route breaker through A; returns a wall time open_until cannot exceed."""
+        """Fail Anthropic and open its route breaker through A; returns a wall time open_until cannot exceed.
+
+        B is served by Anthropic first, so its mirror has been loaded (closed) before A trips: what B learns
+        afterwards comes from a refresh, not from its first-ever load.
+        """
+        healthy = self.ask(self.b)
+        assert (healthy.provider, healthy.attempts, healthy.route) == ("ANTHROPIC", 1, "requested")
         self.admin.add_key_rule(ANTHROPIC_KEY, status=529)
         reply = self.ask(self.a)
         # The first try and MAX_RETRIES retries, all 529: the 4th failure meets BREAKER_MIN_REQUESTS and trips.
         assert (reply.provider, reply.attempts, reply.route) == ("GOOGLE", MAX_RETRIES + 2, FAILED_OVER)
-        assert self.anthropic_calls() == MAX_RETRIES + 1
+        assert self.anthropic_calls() == 1 + MAX_RETRIES + 1
         # The transition is written before the reply is sent, so it opened for OPEN_SECONDS from before now.
         return time.time() + OPEN_SECONDS
 
     def b_honours_the_breaker(self) -> None:
         """After the refresh interval B skips Anthropic without calling it.
 
-        B's first request starts the reload but may be served from its stale mirror (the load is waited for
-        at most 5 ms): then it calls Anthropic (a 529) before failing over, and its route says so. Every
-        request after it starts once that load has had a whole request's time to land, and must skip.
+        B's first request past the interval starts the reload but waits for it at most 5 ms, so it may still
+        be served from the stale mirror. It asks for gpt-4o-mini, which no breaker concerns, so staleness
+        cannot show (a stale claude request would call Anthropic once or more before failing over, and four
+        failures would trip B's own breaker, hiding whether B read A's). The claude requests after it start
+        once that load has had a whole request's time to land, and must all skip Anthropic.
         """
         time.sleep(REFRESH_SECONDS + MARGIN_SECONDS)
-        before = self.anthropic_calls()
-        first = self.ask(self.b)
-        called = self.anthropic_calls() - before
-        assert first.provider == "GOOGLE"
-        assert (first.route, called == 0) in ((SKIPPED, True), (FAILED_OVER, False))
+        warm = self.ask(self.b, "gpt-4o-mini")
+        assert (warm.provider, warm.attempts, warm.route) == ("OPENAI", 1, "requested")
         before = self.anthropic_calls()
         for _ in range(3):
-            assert self.ask(self.b) == dataclasses.replace(self.replies[-1], provider="GOOGLE", route=SKIPPED, attempts=1)
+            reply = self.ask(self.b)
+            assert (reply.provider, reply.attempts, reply.route) == ("GOOGLE", 1, SKIPPED)
         assert self.anthropic_calls() == before
 
 
@@ -137,9 +145,10 @@ def two_gateways(tmp: Path, sim_url: str, admin: SimulatorAdmin) -> Iterator[Pai
     }
     (tmp / "a").mkdir()
     (tmp / "b").mkdir()
+    # `stop` spelled out (it is the default) so that mypy does not match `**env` against it.
     with (
-        launch_gateway(tmp / "a", **env) as a,
-        launch_gateway(tmp / "b", **env) as b,
+        launch_gateway(tmp / "a", stop=signal.SIGINT, **env) as a,
+        launch_gateway(tmp / "b", stop=signal.SIGINT, **env) as b,
         _client(a) as client_a,
         _client(b) as client_b,
     ):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.providers.signatures import InMemorySignatureStore, attach_signatures, remember_signatures
 from shared.unified import ChatRequest, Message, ToolCall
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def conversation(*calls: ToolCall) -> ChatRequest:

@@ -8,24 +8,11 @@ from typing import Any
 from shared.catalog import Catalog, CatalogModel
 from shared.model_names import ResolvedModel
 from shared.unified import ChatRequest, Message
+from tests.fakes import FakeClock as FakeClock
 
 # A day on which the packaged catalog's gpt-4 is still current and several frontier models are retired.
 TODAY = date(2026, 7, 1)
 ALL_SAMPLING = ("temperature", "top_p", "top_k", "stop", "n", "seed", "presence_penalty", "frequency_penalty")
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def row(model_id: str, provider: str = "openai", **overrides: Any) -> CatalogModel:
