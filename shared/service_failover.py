@@ -147,6 +147,8 @@ class Failover:
         while True:
             picked = await self._credential(route, creds, walk)
             if picked is None:
+                if admission == "probe" and not why:
+                    await self._breakers.forgo(scope)  # nothing was sent: let another request probe
                 # Before any attempt: every key is missing, dead or cooling down behind its own breaker.
                 if not why:
                     why = "key_breaker_open" if any(c.fingerprint not in walk.dead for c in creds) else "no_credential"

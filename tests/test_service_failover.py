@@ -701,3 +701,17 @@ async def test_failover_works_without_metrics(make_rig: MakeRig) -> None:
 
 async def _no_sleep(seconds: float) -> None:
     raise AssertionError(f"nothing here should wait ({seconds} s)")
+
+
+async def test_a_probe_granted_to_a_route_without_a_usable_key_is_given_back(make_rig: MakeRig) -> None:
+    rig = make_rig(open_seconds=30.0)
+    scope = route_scope("openai", "gpt-4o")
+    await rig.trip(scope)
+    rig.clock.advance(30.0)
+    once = rig.script("ok")
+    no_openai_key = {**CREDS, "openai": ()}
+    served = await rig.failover.run(plan(GPT4O, SONNET), no_openai_key, REQUESTED, once)
+    assert once.calls == [call(SONNET, KEY_C)]
+    assert served.note == "fallback after openai/gpt-4o (no_credential)"
+    # Nothing reached OpenAI, so the route's probe was given back: the next request may take it at once.
+    assert await rig.board.admit(scope) == "probe"

@@ -137,6 +137,14 @@ class BreakerBoard:
         self._held_leases[scope] = lease
         return "probe"
 
+    async def forgo(self, scope: str) -> None:
+        """Give back a probe `admit` granted that was never sent (say, no usable key): its lease is deleted so
+        that another request, here or on another instance, may probe now rather than a slot later."""
+        lease = self._held_leases.pop(scope, None)
+        if lease is not None:
+            self._tried_leases.pop(scope, None)
+            await self._release(lease)
+
     async def record(
         self, scope: str, *, ok: bool, definitive: bool = False, probe: bool = False, reason: str = ""
     ) -> None:

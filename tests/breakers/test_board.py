@@ -130,6 +130,22 @@ async def test_a_lost_probe_is_replaced_after_the_probe_timeout(make_board: Make
     assert await board.admit(ROUTE) == "open"
 
 
+async def test_a_forgone_probe_lets_another_request_probe_at_once(make_board: MakeBoard, clock: FakeClock) -> None:
+    first, _ = make_board()
+    second, _ = make_board()
+    await first.record(ROUTE, ok=False, definitive=True, reason="api_error")
+    await second.refresh()
+    await second.drain()
+    clock.advance(30.0)
+    assert await first.admit(ROUTE) == "probe"
+    await first.forgo(ROUTE)  # no request was sent after all
+    assert await first.admit(ROUTE) == "probe"  # the lease is free again, in the same slot
+    await first.forgo(ROUTE)
+    await first.forgo(ROUTE)  # nothing held: a no-op
+    assert await second.admit(ROUTE) == "probe"  # another instance takes it
+    assert await first.admit(ROUTE) == "open"
+
+
 async def test_probe_success_closes_and_old_failures_do_not_count_after(
     make_board: MakeBoard, clock: FakeClock
 ) -> None:
