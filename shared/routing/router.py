@@ -31,6 +31,8 @@ from shared.routing.needs import RequestNeeds, unmet
 from shared.routing.scoring import score
 from shared.unified import ChatRequest
 
+_MEMO_SIZE = 256
+
 __all__ = [
     "UNKNOWN_TTFT_S",
     "Candidate",
@@ -105,19 +107,44 @@ class Router:
         self.config = config
         self._latency = latency
         self._today = today
+        # Hot path: the equivalents of a model change only with the day (retirements), and one request asks
+        # for its candidates twice (latency refresh, then the plan). Both are remembered, boundedly.
+        self._equivalents: dict[tuple[str, date], tuple[CatalogModel, ...]] = {}
+        self._gathered: dict[tuple[str, str, RequestNeeds], tuple[tuple[Candidate, ...], tuple[Exclusion, ...]]] = {}
+
+    def _equivalents_of(self, entry: CatalogModel) -> tuple[CatalogModel, ...]:
+        today = self._today()
+        key = (entry.id, today)
+        found = self._equivalents.get(key)
+        if found is None:
+            if len(self._equivalents) >= _MEMO_SIZE:
+                self._equivalents.clear()
+            found = self._equivalents[key] = self.catalog.equivalents(entry, today=today)
+        return found
 
     def _gather(self, resolved: ResolvedModel, needs: RequestNeeds) -> tuple[list[Candidate], list[Exclusion]]:
+        key = (resolved.provider, resolved.model, needs)
+        memo = self._gathered.get(key)
+        if memo is None:
+            memo = self._gathered[key] = self._gather_now(resolved, needs)
+            if len(self._gathered) > _MEMO_SIZE:
+                del self._gathered[next(iter(self._gathered))]  # the oldest: a request asks twice in a row
+        return list(memo[0]), list(memo[1])
+
+    def _gather_now(
+        self, resolved: ResolvedModel, needs: RequestNeeds
+    ) -> tuple[tuple[Candidate, ...], tuple[Exclusion, ...]]:
         candidates = [Candidate(resolved.provider, _requested_id(resolved), resolved.entry)]
         excluded: list[Exclusion] = []
         if resolved.entry is None:
-            return candidates, excluded
-        for entry in self.catalog.equivalents(resolved.entry, today=self._today()):
+            return tuple(candidates), ()
+        for entry in self._equivalents_of(resolved.entry):
             reason = unmet(entry, needs)
             if reason is None:
                 candidates.append(Candidate(entry.provider, entry.id, entry))
             else:
                 excluded.append(Exclusion(entry.provider, entry.id, reason))
-        return candidates, excluded
+        return tuple(candidates), tuple(excluded)
 
     def candidates(
         self, request: ChatRequest, resolved: ResolvedModel, *, needs: RequestNeeds | None = None
