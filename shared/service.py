@@ -272,12 +272,18 @@ class AIService:
         try:
             resolved = self._resolve(request)
             key = self._cache_key(request, resolved, identity, decision)
-            lookup = self._cache.lookup(key) if key is not None and decision.lookup and self._cache else _nothing()
             needs = RequestNeeds.of(request)
-            refreshes = [self.breakers.refresh()]
+            # Reloads of the breaker mirror and the latency view (when due) run while the cache is consulted;
+            # then they get what is left of a few milliseconds. Usually nothing is due and nothing waits.
+            pending: set[asyncio.Task[None]] = set()
+            if (load := self.breakers.start_refresh()) is not None:
+                pending.add(load)
             if self._latency is not None:
-                refreshes.append(self._latency.refresh(self.router.candidate_pairs(request, resolved, needs=needs)))
-            hit, *_ = await asyncio.gather(lookup, *refreshes)
+                pending |= self._latency.start_refresh(self.router.candidate_pairs(request, resolved, needs=needs))
+            hit = await self._cache.lookup(key) if key is not None and decision.lookup and self._cache else None
+            if pending:
+                left = self.breakers.max_wait_seconds - (self._clock.monotonic() - t0)
+                await asyncio.wait(pending, timeout=max(left, 0.0))
             if hit is not None:
                 request_id = uuid.uuid4().hex
                 await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=stream)
@@ -506,10 +512,6 @@ class AIService:
             error=error,
         )
         await self._events.publish(build_event(facts))
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _metric_error_kind(error: GatewayError | None) -> str | None:

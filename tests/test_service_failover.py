@@ -15,7 +15,6 @@ import pytest
 
 from shared.breakers import BreakerBoard, BreakerPolicy, credential_scope, route_scope
 from shared.catalog import default_catalog
-from shared.cost import UNPRICED
 from shared.credentials import Credential
 from shared.errors import ErrorKind, GatewayError, NoRouteError, ProviderError, UpstreamFailure
 from shared.metrics import LiveMetrics, MemoryMetricsBackend
@@ -46,7 +45,7 @@ QUIET = {"min_requests": 100}
 
 
 def route(provider: str, model: str, reason: RouteReason = "requested") -> Route:
-    return Route(provider, model, CATALOG.get(model), reason, UNPRICED, 0.5, 1.0)
+    return Route(provider, model, CATALOG.get(model), reason, None, 0.5, 1.0)
 
 
 GPT4O = route("openai", "gpt-4o")

@@ -83,16 +83,26 @@ class BreakerBoard:
         self._attempted_at: float | None = None  # monotonic start of the last load
         self._loaded_at: float | None = None  # monotonic start of the last load that succeeded
 
-    async def refresh(self) -> None:
-        """At request start: reload the mirror when it is old, waiting for the load at most `max_wait_seconds`."""
+    def start_refresh(self) -> asyncio.Task[None] | None:
+        """At request start: begin reloading the mirror when it is old. Returns the load in flight (this
+        one or an earlier one still running), for the caller to wait on while it does other work."""
         now = self._clock.monotonic()
         due = self._attempted_at is None or now - self._attempted_at >= self._policy.refresh_seconds
         if self._load is None and due:
             self._attempted_at = now
             self._load = asyncio.create_task(self._reload(now), name="breaker-mirror-load")
-        if self._load is not None:
+        return self._load
+
+    async def refresh(self) -> None:
+        """`start_refresh`, then wait for the load at most `max_wait_seconds`."""
+        load = self.start_refresh()
+        if load is not None:
             # Never cancelled on timeout: the load finishes on its own and updates the mirror for later requests.
-            await asyncio.wait({self._load}, timeout=self._policy.max_wait_seconds)
+            await asyncio.wait({load}, timeout=self._policy.max_wait_seconds)
+
+    @property
+    def max_wait_seconds(self) -> float:
+        return self._policy.max_wait_seconds
 
     async def drain(self) -> None:
         """Wait for a mirror load in flight, if any (shutdown and tests)."""

@@ -64,14 +64,14 @@ class LatencyView:
         entry = self._cache.get((provider, model))
         return None if entry is None else entry.value
 
-    async def refresh(self, pairs: Iterable[tuple[str, str]], *, max_wait: float = 0.005) -> None:
-        """Reload the stale pairs in one task; wait at most `max_wait` seconds for it and for loads of these
-        pairs already in flight (started by a concurrent request). Never raises on metrics errors."""
+    def start_refresh(self, pairs: Iterable[tuple[str, str]]) -> set[asyncio.Task[None]]:
+        """Begin reloading the stale pairs in one task; returns that task and the loads of these pairs already
+        in flight (started by a concurrent request), for the caller to wait on. Never raises."""
+        waiting: set[asyncio.Task[None]] = set()
         if self._metrics is None:
-            return
+            return waiting
         now = self._clock.monotonic()
         stale: list[_Pair] = []
-        waiting: set[asyncio.Task[None]] = set()
         for pair in dict.fromkeys(pairs):
             running = self._inflight.get(pair)
             entry = self._cache.get(pair)
@@ -83,6 +83,11 @@ class LatencyView:
             task = asyncio.get_running_loop().create_task(self._load(self._metrics, stale), name="latency-view-refresh")
             self._inflight.update(dict.fromkeys(stale, task))
             waiting.add(task)
+        return waiting
+
+    async def refresh(self, pairs: Iterable[tuple[str, str]], *, max_wait: float = 0.005) -> None:
+        """`start_refresh`, then wait at most `max_wait` seconds for what it returned."""
+        waiting = self.start_refresh(pairs)
         if waiting:
             # asyncio.wait never cancels on timeout: a slow read still lands, for the next request.
             await asyncio.wait(waiting, timeout=max_wait)

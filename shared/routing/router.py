@@ -65,7 +65,7 @@ class Route:
     model: str
     entry: CatalogModel | None
     reason: RouteReason
-    estimated: Cost
+    price_usd: float | None  # the estimated request price, for ordering only (None: unpriced)
     latency_s: float
     score: float
 
@@ -110,6 +110,8 @@ class Router:
         # Hot path: the equivalents of a model change only with the day (retirements), and one request asks
         # for its candidates twice (latency refresh, then the plan). Both are remembered, boundedly.
         self._equivalents: dict[tuple[str, date], tuple[CatalogModel, ...]] = {}
+        # Per model: (input, output, (threshold, long input, long output) | None), USD per 1M tokens.
+        self._rates: dict[str, tuple[float, float, tuple[int, float, float] | None]] = {}
         self._gathered: dict[tuple[str, str, RequestNeeds], tuple[tuple[Candidate, ...], tuple[Exclusion, ...]]] = {}
 
     def _equivalents_of(self, entry: CatalogModel) -> tuple[CatalogModel, ...]:
@@ -164,10 +166,28 @@ class Router:
             return measured
         return candidate.entry.ttft_ms / 1000 if candidate.entry is not None else UNKNOWN_TTFT_S
 
+    def _price(self, entry: CatalogModel | None, needs: RequestNeeds) -> float | None:
+        """`estimate_for` in binary floating point: the same formula, fast enough for every candidate of
+        every request. Ordering only; what is billed and shown comes from `shared.cost` (Decimal)."""
+        if entry is None:
+            return None
+        rates = self._rates.get(entry.id)
+        if rates is None:
+            long = entry.long_context
+            rates = self._rates[entry.id] = (
+                float(entry.prices.input),
+                float(entry.prices.output),
+                (long.threshold, float(long.input), float(long.output)) if long is not None else None,
+            )
+        input_rate, output_rate, long_tier = rates
+        if long_tier is not None and needs.prompt_tokens > long_tier[0]:
+            input_rate, output_rate = long_tier[1], long_tier[2]
+        reserve = needs.output_reserve if entry.max_output is None else min(needs.output_reserve, entry.max_output)
+        return (needs.prompt_tokens * input_rate + reserve * output_rate) / 1_000_000
+
     def _scored(self, candidates: list[Candidate], needs: RequestNeeds) -> list[Route]:
-        costs = [estimate_for(c.entry, needs) for c in candidates]
+        prices = [self._price(c.entry, needs) for c in candidates]
         latencies = [self._latency_of(c) for c in candidates]
-        prices = [float(cost.usd) if cost.usd is not None else None for cost in costs]
         known = [p for p in prices if p is not None]
         # Only the lone requested model can be unpriced (pass-through names have no equivalents): score 1.
         cheapest = min(known, default=0.0)
@@ -179,11 +199,11 @@ class Router:
                 model=c.model,
                 entry=c.entry,
                 reason="fallback",
-                estimated=cost,
+                price_usd=price,
                 latency_s=latency,
                 score=1.0 if price is None else score(price, cheapest, latency, fastest, weight),
             )
-            for c, cost, price, latency in zip(candidates, costs, prices, latencies, strict=True)
+            for c, price, latency in zip(candidates, prices, latencies, strict=True)
         ]
 
     def _order_key(self, route: Route) -> tuple[float, int, str]:

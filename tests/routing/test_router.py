@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 
 from shared.catalog import Catalog, default_catalog
 from shared.chat_types import ChatOptions
-from shared.cost import UNPRICED, estimate_cost
+from shared.cost import estimate_cost
 from shared.model_names import ResolvedModel, resolve_model
 from shared.routing.config import RouterConfig
 from shared.routing.latency import LatencyView
 from shared.routing.needs import RequestNeeds, unmet
-from shared.routing.router import UNKNOWN_TTFT_S, Exclusion, RoutePlan, Router
+from shared.routing.router import UNKNOWN_TTFT_S, Exclusion, RoutePlan, Router, estimate_for
 from shared.unified import ChatRequest, ImagePart, Message, ResponseFormat, TextPart, Tool
 from tests.routing import TODAY, FakeClock, catalog, chat, prices, resolved, row
 from tests.routing.test_latency import FakeMetrics
@@ -57,9 +57,9 @@ def test_gpt4_goes_to_the_cheapest_equivalent_that_fits() -> None:
     first = p.routes[0]
     assert first.model == cheapest.id
     assert first.reason == "cheapest"
-    assert first.estimated.micros is not None
+    assert first.price_usd is not None
     assert gpt4 is not None
-    assert first.estimated.micros < (estimate_cost(needs.prompt_tokens, 4096, gpt4).micros or 0)
+    assert first.price_usd < float(estimate_cost(needs.prompt_tokens, 4096, gpt4).usd or 0)
     assert [r.reason for r in p.routes[1:]] == ["fallback"] * (len(p.routes) - 1)
     assert len(p.routes) == 3
 
@@ -223,7 +223,7 @@ def test_unpriced_model_is_alone() -> None:
     assert len(p.routes) == 1
     route = p.routes[0]
     assert (route.provider, route.model, route.reason) == ("openai", "gpt-9-preview", "requested")
-    assert route.estimated == UNPRICED
+    assert route.price_usd is None
     assert route.latency_s == UNKNOWN_TTFT_S
     assert route.score == 1.0
     assert r.candidate_pairs(chat("gpt-9-preview"), target) == [("openai", "gpt-9-preview")]
@@ -233,7 +233,7 @@ def test_a_model_without_class_is_alone() -> None:
     p = plan("gpt-5.2")
     assert models(p) == ["gpt-5.2"]
     assert p.routes[0].reason == "requested"
-    assert p.routes[0].estimated.micros is not None
+    assert p.routes[0].price_usd is not None
 
 
 def test_candidate_pairs_are_the_requested_model_and_fitting_equivalents() -> None:
@@ -403,3 +403,23 @@ def test_plan_invariants(
         assert p.routes[0].model == asked.id
     if not p.policy.cost_optimization and options.preferred_provider is None and asked.provider not in down:
         assert p.routes[0].model == asked.id
+
+
+@given(
+    prompt=st.integers(min_value=0, max_value=2_000_000),
+    max_tokens=st.one_of(st.none(), st.integers(min_value=1, max_value=200_000)),
+)
+def test_the_float_price_that_orders_candidates_matches_the_decimal_estimate(
+    prompt: int, max_tokens: int | None
+) -> None:
+    # Every catalog row, long-context tiers included: ordering must agree with what analyze_costs reports.
+    r = router()
+    needs = RequestNeeds(
+        tools=False, vision=False, json_mode=False, streaming=False, sampling=frozenset(),
+        prompt_tokens=prompt, max_tokens=max_tokens,
+    )  # fmt: skip
+    for entry in REAL:
+        exact = estimate_for(entry, needs).usd
+        assert exact is not None
+        assert r._price(entry, needs) == pytest.approx(float(exact), rel=1e-9, abs=1e-12)
+    assert r._price(None, needs) is None
