@@ -59,6 +59,7 @@ run: venv
 # (needs wrk: apt-get install -y wrk). Results go to bench/results/.
 bench: venv
 	$(BIN)/python -m bench.adapters
+	$(BIN)/python -m bench.routing
 	$(BIN)/python -m bench.gateway
 
 clean:

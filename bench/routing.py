@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
+import itertools
 import os
 import platform
 import shutil
@@ -38,7 +40,7 @@ from shared.clock import Clock, SystemClock
 from shared.credentials import Credential
 from shared.model_names import resolve_model
 from shared.retry import RetryPolicy
-from shared.routing import LatencyView, RequestNeeds, RoutePlan, Router, RouterConfig
+from shared.routing import LatencyView, RequestNeeds, RoutePlan, Router, RouterConfig, estimate_for
 from shared.service_failover import Attempt, Failover
 from shared.store.sqlite import SqliteStore
 from shared.unified import ChatRequest, ImagePart, Message, TextPart, Tool
@@ -47,6 +49,7 @@ __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "routing.md"
+VARIANTS = 1024  # distinct requests the plan rows cycle through (more than the router remembers)
 STORED_RECORDS = 50  # breaker documents in the store: what a stale mirror reload lists and merges
 # Cost optimization on (the default): the model with the most equivalents in the catalog, then the seed's examples.
 OPTIMIZED_MODELS = ("gpt-3.5-turbo", "gpt-4", "gpt-4o-mini", "claude-haiku-4-5")
@@ -196,18 +199,29 @@ class Bench:
             return "no_credential"
         return "breaker_open" if self.board.is_open(route_scope(provider, model)) else None
 
-    def plan_row(self, label: str, request: ChatRequest, options: ChatOptions | None) -> Row:
+    def plan_row(self, label: str, request: ChatRequest, options: ChatOptions | None, *, pairs: bool = False) -> Row:
+        """`RequestNeeds.of` + `Router.plan` (with `candidate_pairs` before it when `pairs`, as `_begin` does).
+
+        The router remembers a request's candidates by its needs, so one request repeated would only ever
+        time the remembered path. Real requests differ (prompt size, max_tokens): the calls cycle through
+        VARIANTS requests with distinct `max_tokens`, so each call gathers afresh like a new request.
+        """
         resolved = resolve_model(request.model, self.catalog)
+        variants = itertools.cycle([dataclasses.replace(request, max_tokens=256 + i) for i in range(VARIANTS)])
 
         def plan() -> RoutePlan:
-            needs = RequestNeeds.of(request)
-            return self.router.plan(request, resolved, options, unavailable=self.unavailable, needs=needs)
+            one = next(variants)
+            needs = RequestNeeds.of(one)
+            if pairs:
+                self.router.candidate_pairs(one, resolved, needs=needs)
+            return self.router.plan(one, resolved, options, unavailable=self.unavailable, needs=needs)
 
         shown = plan()
         equivalents = 0 if resolved.entry is None else len(self.catalog.equivalents(resolved.entry, today=self.today()))
         first = shown.routes[0]
+        steps = "needs+candidate_pairs+plan" if pairs else "needs+plan"
         name = (
-            f"needs+plan {label} {request.model} ({equivalents} equiv., {len(shown.routes)} routes, "
+            f"{steps} {label} {request.model} ({equivalents} equiv., {len(shown.routes)} routes, "
             f"first {first.model} [{first.reason}])"
         )
         return time_sync(name, plan, self.n(20_000))
@@ -222,6 +236,7 @@ class Bench:
         rows += [self.plan_row("(a) cost-opt", _chat(model), None) for model in OPTIMIZED_MODELS]
         rows.append(self.plan_row("(b) pinned", _chat(PINNED_MODEL), PINNED))
         rows.append(self.plan_row("(c) tools+image", _tools_and_image(TOOLS_IMAGE_MODEL), None))
+        rows.append(self.plan_row("(a) cost-opt", _chat(PINNED_MODEL), None, pairs=True))
         rows += await self._begin_rows()
         rows += await self._breaker_rows()
         rows += await self._failover_rows()
@@ -232,11 +247,14 @@ class Bench:
         resolved = resolve_model(request.model, self.catalog)
         needs = RequestNeeds.of(request)
         pairs = self.router.candidate_pairs(request, resolved, needs=needs)
+        entry = resolved.entry
+        if entry is None:
+            raise SystemExit(f"{PINNED_MODEL} is not in the catalog")
         return [
+            # Parts of needs+plan, to see where its time goes.
+            time_sync(f"part: RequestNeeds.of {PINNED_MODEL}", lambda: RequestNeeds.of(request), self.n(20_000)),
             time_sync(
-                f"Router.candidate_pairs {PINNED_MODEL} (_begin, for the latency view)",
-                lambda: self.router.candidate_pairs(request, resolved, needs=needs),
-                self.n(20_000),
+                "part: estimate_for, one candidate (Decimal)", lambda: estimate_for(entry, needs), self.n(20_000)
             ),
             await time_async(
                 f"LatencyView.refresh, fresh ({len(pairs)} pairs, no I/O)",
@@ -316,37 +334,41 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def reading(rows: list[Row]) -> str:
+def reading(rows: list[Row], candidates: int) -> str:
     """The request path's sum for the gateway bench's request (gpt-4o-mini, cost optimization on)."""
     by_name = {r.name.split(" (")[0]: r for r in rows}
-    plan = next(r for r in rows if r.name.startswith(f"needs+plan (a) cost-opt {PINNED_MODEL} "))
+    routing = next(r for r in rows if r.name.startswith(f"needs+candidate_pairs+plan (a) cost-opt {PINNED_MODEL} "))
     parts = [
-        plan,
-        by_name[f"Router.candidate_pairs {PINNED_MODEL}"],
+        routing,
         by_name["LatencyView.refresh, fresh"],
         by_name["BreakerBoard.refresh, fresh mirror"],
         by_name["Failover.run + settle"],
     ]
     total = sum(r.p50_us for r in parts)
     stale = by_name["BreakerBoard.refresh, stale"]
+    price = by_name["part: estimate_for, one candidate"].p50_us
+    breakers = by_name["Failover.run + settle"].p50_us + by_name["BreakerBoard.refresh, fresh mirror"].p50_us
     return (
         f"Reading: for the gateway bench's request ({PINNED_MODEL}, cost optimization on) the steps routing "
-        f"added to every request (needs + plan, candidate_pairs, both refreshes when fresh, Failover.run + "
-        f"settle) sum to about {total:.0f} µs at p50, i.e. {total / 1000:.3f} ms of CPU per request, "
-        f"{total / 10:.1f}% of a 1 ms budget. Once per {BreakerPolicy().refresh_seconds:g} s per instance a "
-        f"request also reloads the breaker mirror ({stale.p50_us:.0f} µs p50, {stale.p99_us:.0f} µs p99, "
-        "mostly the hop to a worker thread and back; bounded by the 5 ms wait). The plan's cost grows with the "
-        "number of equivalents (scored and sorted per request); a pinned request skips most of it."
+        f"added to every request (needs + candidate_pairs + plan, both refreshes when fresh, Failover.run + "
+        f"settle) sum to about {total:.0f} µs at p50, i.e. {total / 1000:.2f} ms of CPU per request "
+        f"({total / 10:.0f}% of a 1 ms budget). Nearly all of it is the router ({routing.p50_us:.0f} µs): the plan "
+        f"checks and prices each of the {candidates} candidates (a Decimal estimate is {price:.0f} µs) and scores "
+        f"and sorts them; the breakers and failover cost about {breakers:.0f} µs. Once per "
+        f"{BreakerPolicy().refresh_seconds:g} s per instance a request also reloads the breaker mirror "
+        f"({stale.p50_us:.0f} µs p50, {stale.p99_us:.0f} µs p99: the SQLite read on a worker thread and the merge, "
+        "waited for at most 5 ms)."
     )
 
 
-def report(rows: list[Row], args: argparse.Namespace, took: float) -> str:
+def report(rows: list[Row], candidates: int, args: argparse.Namespace, took: float, load: float) -> str:
     return "\n".join(
         [
             "# Routing overhead: router, breakers and failover per request (in process)",
             "",
             f"Command: `make bench` (`.venv/bin/python -m bench.routing --scale {args.scale:g}`), {took:.0f} s in all.",
-            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {machine()}.",
+            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {machine()}; load average "
+            f"{load:.2f} at start (other processes share these CPUs: compare rows of one run).",
             "",
             "Setup: the default catalog and `RouterConfig()` (cost optimization and fallback on, 3 candidates), a "
             "`LatencyView` holding a measured TTFT for every pair, a `BreakerBoard` on a SQLite file (WAL) holding "
@@ -354,14 +376,17 @@ def report(rows: list[Row], args: argparse.Namespace, took: float) -> str:
             "open breakers) in every plan. Fresh rows use a clock whose monotonic time stands still (no reload is "
             "due); the stale row uses the real clock and a 1 ns refresh period (every call lists and merges the "
             "store). Requests: a system and a short user message; (b) sets costOptimization and fallback off; "
-            f"(c) is {TOOLS_IMAGE_MODEL} with one tool and one image part. `Failover.run` walks the plan of the "
+            f"(c) is {TOOLS_IMAGE_MODEL} with one tool and one image part. Plan rows cycle through {VARIANTS} "
+            "variants of their request (distinct max_tokens), so the router's memo of a request's candidates "
+            "(which serves the plan after candidate_pairs) does not hide what a new request costs; the "
+            "needs+candidate_pairs+plan row is the service's sequence. `Failover.run` walks the plan of the "
             f"{PINNED_MODEL} request with cost optimization on around a `once` that returns at once. Async rows "
             "run on uvloop, as the gateway does. Per call: one perf_counter_ns pair (the timer floor row is "
             "included in every row); warm-up of a tenth of the calls; GC on.",
             "",
             *table(rows),
             "",
-            reading(rows),
+            reading(rows, candidates),
             "",
         ]
     )
@@ -382,10 +407,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every row's call count (default 1)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write the results file")
     args = parser.parse_args()
-    t0 = time.monotonic()
+    load, t0 = os.getloadavg()[0], time.monotonic()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         rows = runner.run(_measure(args.scale))
-    text = report(rows, args, time.monotonic() - t0)
+    catalog = default_catalog()
+    entry = catalog.get(PINNED_MODEL)
+    today = datetime.now(UTC).date()
+    candidates = 1 + (len(catalog.equivalents(entry, today=today)) if entry is not None else 0)
+    text = report(rows, candidates, args, time.monotonic() - t0, load)
     print(text)
     if not args.no_write:
         RESULTS.write_text(text)
