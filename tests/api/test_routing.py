@@ -374,3 +374,18 @@ async def test_the_seed_route_takes_its_switches_from_the_body(open_gateway: Ope
     )
     assert (pinned.json()["provider"], pinned.json()["model"]) == ("OPENAI", "gpt-4o-mini")
     assert pinned.headers["x-gateway-route"] == "requested"
+
+
+async def test_an_exhausted_quota_fails_over_without_retrying_and_rests_the_key(open_gateway: OpenGateway) -> None:
+    gw = await open_gateway(router_cost_optimization=False)
+    gw.admin.add_key_rule(KEYS["openai"], kind="quota")
+    raw = await gw.chat("gpt-4o-mini")
+    provider, _, attempts, route = served(raw)
+    assert provider != "OPENAI"
+    assert attempts == 2
+    assert route == "fallback after openai/gpt-4o-mini (rate_limit)"
+    assert gw.clock.sleeps == []
+    # The key's breaker opened at once (a quota does not come back in seconds): OpenAI is not called again.
+    raw = await gw.chat("gpt-4o-mini")
+    assert served(raw)[3] == "fallback after openai/gpt-4o-mini (key_breaker_open)"
+    assert gw.calls(KEYS["openai"]) == 1
