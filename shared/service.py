@@ -2,9 +2,9 @@
 
 The HTTP apps parse and authenticate, then call `chat` / `chat_stream` with an explicit `Identity`;
 the in-process facade calls the same methods. Per request: resolve the model (catalog, aliases,
-provider prefixes), pick the credential, build the provider request once, send it through the one
-pooled client, retry what is retryable with the one backoff module, parse, price with `Decimal`, and
-record exactly one usage event, failures and streams included.
+provider prefixes), consult the response cache, plan the routes, then per attempt build the provider
+request for the route's model and key and send it through the one pooled client; parse, price with
+`Decimal`, and record exactly one usage event (`service_record.Recorder`), failures and streams included.
 
 Routing: the router (`shared.routing`) orders the candidate models; `Failover` (service_failover.py) walks
 them with retries, credential switches and breaker outcomes. Breaker state and latency estimates are
@@ -20,7 +20,6 @@ import dataclasses
 import random as _random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal
 from typing import TypeVar
 
 import httpx2
@@ -44,8 +43,9 @@ from shared.providers.spec import HttpRequest
 from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
 from shared.routing import CostAnalysis, LatencyView, RequestNeeds, RoutePlan, Router, analyze_costs
-from shared.service_events import FREE, EventFacts, build_event
+from shared.service_events import FREE
 from shared.service_failover import Attempt, Failover
+from shared.service_record import Recorder
 from shared.service_streams import LiveStream, Opened, ReplayStream, close_stream
 from shared.transport import transport_error
 from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
@@ -53,7 +53,6 @@ from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
 __all__ = ["AIService", "LiveStream", "ReplayStream"]
 
 T = TypeVar("T")
-MICROS = Decimal(1_000_000)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -129,6 +128,7 @@ class AIService:
         self._cache = cache
         self._metrics = metrics
         self.router = router
+        self.recorder = Recorder(events, catalog, self._clock, metrics)
         self.breakers = breakers
         self._latency = latency
         self._failover = Failover(
@@ -146,9 +146,15 @@ class AIService:
 
     async def reject(self, identity: Identity, route: str, error: GatewayError, *, model: str = "") -> None:
         """Record a request the HTTP layer refused before it reached the core (bad body, too large)."""
-        now = self._clock.time()
-        request = ChatRequest(model=model, messages=())
-        await self._record_failure(request, identity, route, now, self._clock.monotonic(), error, stream=False)
+        await self.recorder.refused(
+            error,
+            identity=identity,
+            route=route,
+            model_requested=model,
+            started_at=self._clock.time(),
+            t0=self._clock.monotonic(),
+            stream=False,
+        )
 
     def analyze_costs(self, request: ChatRequest, options: ChatOptions | None = None) -> CostAnalysis:
         """The seed's `analyzeCosts`: the request's estimated cost on the named model and on every
@@ -181,7 +187,7 @@ class AIService:
             response = dataclasses.replace(response, created=int(call.started_at))
         await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
         cost = self._cost(call, response.usage)
-        await self._record(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
+        await self.recorder.served(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
         provider, model = attempt.route.provider, attempt.route.model
         if call.cache_key is not None and call.decision.store and self._cache is not None:
             await self._cache.store(call.cache_key, response, provider=provider, model=model, cost_micros=cost.micros)
@@ -286,11 +292,28 @@ class AIService:
                 await asyncio.wait(pending, timeout=max(left, 0.0))
             if hit is not None:
                 request_id = uuid.uuid4().hex
-                await self._record_hit(hit, request, identity, route, request_id, started_at, t0, stream=stream)
+                await self.recorder.hit(
+                    hit,
+                    identity=identity,
+                    route=route,
+                    model_requested=request.model,
+                    request_id=request_id,
+                    started_at=started_at,
+                    t0=t0,
+                    stream=stream,
+                )
                 return _Hit(hit, request_id, started_at)
             call = self._plan(request, resolved, needs, identity, options, route, started_at, t0)
         except GatewayError as error:
-            await self._record_failure(request, identity, route, started_at, t0, error, stream=stream)
+            await self.recorder.refused(
+                error,
+                identity=identity,
+                route=route,
+                model_requested=request.model,
+                started_at=started_at,
+                t0=t0,
+                stream=stream,
+            )
             raise
         call.cache_key, call.decision = key, decision
         return call
@@ -310,14 +333,14 @@ class AIService:
         except (UpstreamFailure, NoRouteError) as failure:
             failure.request_id = call.request_id
             attempts = len(failure.attempts) if isinstance(failure, UpstreamFailure) else 0
-            await self._record(call, stream=stream, error=failure, attempts=attempts)
+            await self.recorder.served(call, stream=stream, error=failure, attempts=attempts)
             raise
         except TimeoutError:
             timed_out = UpstreamFailure((self._timeout_error(call),))
             timed_out.request_id = call.request_id
             if call.last is not None:
                 await self._failover.settle(call.last, timed_out.last)
-            await self._record(call, stream=stream, error=timed_out, attempts=1)
+            await self.recorder.served(call, stream=stream, error=timed_out, attempts=1)
             raise timed_out from None
         call.last, call.note = served.attempt, served.note
         return served.value, served.attempt, served.attempts
@@ -400,126 +423,6 @@ class AIService:
         if usage is None or call.last is None:
             return UNPRICED
         return cost_of(usage, call.last.route.entry)
-
-    async def _record(
-        self,
-        call: _Call,
-        *,
-        stream: bool,
-        usage: Usage | None = None,
-        cost: Cost | None = None,
-        error: GatewayError | None = None,
-        attempts: int,
-        ttft: float | None = None,
-    ) -> None:
-        latency = self._clock.monotonic() - call.t0
-        attempt = call.last
-        # Live metrics per (provider, model), shared by every instance: the serving call's outcome. Failed
-        # attempts of a request that gave up were counted one by one as they happened (Failover.settle).
-        if self._metrics is not None and attempt is not None and not isinstance(error, UpstreamFailure | NoRouteError):
-            self._metrics.record(
-                attempt.route.provider,
-                attempt.route.model,
-                error_kind=_metric_error_kind(error),
-                latency_s=latency,
-                ttft_s=ttft,
-            )
-        entry = attempt.route.entry if attempt is not None else None
-        facts = EventFacts(
-            identity=call.identity,
-            route=call.route,
-            request_id=call.request_id,
-            model_requested=call.requested,
-            provider=call.provider,
-            model=call.model,
-            price_verified=entry.price_verified if entry is not None else None,
-            stream=stream,
-            started_at=call.started_at,
-            latency=latency,
-            ttft=ttft,
-            attempts=attempts,
-            usage=usage,
-            cost=cost,
-            error=error,
-        )
-        await self._events.publish(build_event(facts))
-
-    async def _record_hit(
-        self,
-        hit: CachedReply,
-        request: ChatRequest,
-        identity: Identity,
-        route: str,
-        request_id: str,
-        started_at: float,
-        t0: float,
-        *,
-        stream: bool,
-    ) -> None:
-        entry = self.catalog.get(hit.model)
-        saved = (
-            UNPRICED
-            if hit.cost_micros is None
-            else Cost(usd=Decimal(hit.cost_micros) / MICROS, micros=hit.cost_micros, unpriced=False)
-        )
-        facts = EventFacts(
-            identity=identity,
-            route=route,
-            request_id=request_id,
-            model_requested=request.model,
-            provider=hit.provider,
-            model=hit.model,
-            price_verified=entry.price_verified if entry is not None else None,
-            stream=stream,
-            started_at=started_at,
-            latency=self._clock.monotonic() - t0,
-            ttft=0.0 if stream else None,
-            attempts=0,
-            usage=hit.response.usage,
-            cost=saved,
-            error=None,
-            cache_hit=True,
-        )
-        await self._events.publish(build_event(facts))
-
-    async def _record_failure(
-        self,
-        request: ChatRequest,
-        identity: Identity,
-        route: str,
-        started_at: float,
-        t0: float,
-        error: GatewayError,
-        *,
-        stream: bool,
-    ) -> None:
-        error.request_id = error.request_id or uuid.uuid4().hex
-        facts = EventFacts(
-            identity=identity,
-            route=route,
-            request_id=error.request_id,
-            model_requested=request.model,
-            provider=None,
-            model=None,
-            price_verified=None,
-            stream=stream,
-            started_at=started_at,
-            latency=self._clock.monotonic() - t0,
-            ttft=None,
-            attempts=0,
-            usage=None,
-            cost=None,
-            error=error,
-        )
-        await self._events.publish(build_event(facts))
-
-
-def _metric_error_kind(error: GatewayError | None) -> str | None:
-    if error is None:
-        return None
-    if isinstance(error, (ProviderError, UpstreamFailure)):
-        return error.kind
-    return "client_closed" if error.status == 499 else "gateway"
 
 
 def _tool_calls(response: ChatResponse) -> list[ToolCall]:

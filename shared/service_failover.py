@@ -235,7 +235,8 @@ class Failover:
             until = self._breakers.open_until(route_scope(*name.split("/", 1))) if why == "breaker_open" else None
             if until is not None:
                 times.append(until)
-        return max(1.0, min(times) - self._clock.time()) if times else None
+        # Rounded to the millisecond: float noise must not turn 30 s into a Retry-After of 31.
+        return round(max(1.0, min(times) - self._clock.time()), 3) if times else None
 
 
 def _no_route(reasons: dict[str, str], retry_after: float | None) -> NoRouteError:

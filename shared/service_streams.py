@@ -123,7 +123,7 @@ class LiveStream:
                         model=self.model,
                         cost_micros=self.cost.micros,
                     )
-            await service._record(
+            await service.recorder.served(
                 call,
                 stream=True,
                 usage=self.usage,
