@@ -78,6 +78,7 @@ class _Walk:
     waited: float = 0.0
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # "provider/model" -> why
     left: str = ""  # the route given up last and why: "openai/gpt-4o (overloaded)"
+    last_owner: str = "platform"  # whose key the last failed attempt used: a user's own key's 401 is theirs
     reopen: list[float] = dataclasses.field(default_factory=list)  # when skipped open breakers let a probe in
 
 
@@ -122,7 +123,7 @@ class Failover:
             note = f"fallback after {walk.left}" if walk.left else route.reason
             return Served(value, attempt, len(walk.errors) + 1, note)
         if walk.errors:
-            raise UpstreamFailure(tuple(walk.errors))
+            raise UpstreamFailure(tuple(walk.errors), caller_credential=walk.last_owner == "user")
         reasons = {f"{e.provider}/{e.model}": e.reason for e in plan.excluded} | walk.skipped
         raise _no_route(reasons, self._retry_after(reasons, walk.reopen))
 
@@ -161,12 +162,15 @@ class Failover:
             except ProviderError as error:
                 error.model = route.model
                 walk.errors.append(error)
+                walk.last_owner = credential.owner
                 walk.failed.add(credential.fingerprint)
                 why = error.kind
                 await self.settle(attempt, error)
                 if error.kind in CALLER_KINDS:
                     if route.model == requested_model:
-                        raise UpstreamFailure(tuple(walk.errors)) from error
+                        raise UpstreamFailure(
+                            tuple(walk.errors), caller_credential=walk.last_owner == "user"
+                        ) from error
                     return why  # a substitute's 4xx: the gateway's choice, so try the next route
                 fault = classify(error)
                 if fault is not None and fault.scope == "credential" and fault.definitive:

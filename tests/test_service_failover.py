@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pytest
 
@@ -714,3 +714,15 @@ async def test_a_probe_granted_to_a_route_without_a_usable_key_is_given_back(mak
     assert served.note == "fallback after openai/gpt-4o (no_credential)"
     # Nothing reached OpenAI, so the route's probe was given back: the next request may take it at once.
     assert await rig.board.admit(scope) == "probe"
+
+
+@pytest.mark.parametrize(("owner", "status"), [("user", 401), ("platform", 502)])
+async def test_a_rejected_key_is_the_callers_401_only_when_it_is_their_own(
+    make_rig: MakeRig, owner: Literal["user", "platform"], status: int
+) -> None:
+    rig = make_rig()
+    key = Credential("openai", "sk-own", "f" * 16, owner)
+    once = rig.script(err("authentication"))
+    with pytest.raises(UpstreamFailure) as caught:
+        await rig.failover.run(plan(GPT4O), {"openai": (key,)}, REQUESTED, once)
+    assert caught.value.status == status
