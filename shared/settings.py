@@ -66,6 +66,11 @@ ENV_VARS: tuple[str, ...] = (
     "STORE_BACKEND",
     "FIRESTORE_DATABASE",
     "GOOGLE_CLOUD_PROJECT_ID",
+    "KMS_BACKEND",
+    "GOOGLE_CLOUD_LOCATION_ID",
+    "GOOGLE_CLOUD_KEYRING_ID",
+    "GOOGLE_CLOUD_KEY_ID",
+    "KMS_ENDPOINT",
     "CONNECT_TIMEOUT_SECONDS",
     "FIRST_BYTE_TIMEOUT_SECONDS",
     "STREAM_IDLE_TIMEOUT_SECONDS",
@@ -133,6 +138,14 @@ class Settings:
     store_backend: str = "sqlite"
     firestore_database: str = "(default)"
     google_cloud_project_id: str | None = None
+    # The key-encryption key of BYOK secrets: `local` (a Tink keyset file in GATEWAY_DATA_DIR) or `gcp` (Cloud
+    # KMS key projects/P/locations/L/keyRings/R/cryptoKeys/K from the seed's GOOGLE_CLOUD_* variables).
+    kms_backend: str = "local"
+    google_cloud_location_id: str | None = None
+    google_cloud_keyring_id: str | None = None
+    google_cloud_key_id: str | None = None
+    # host:port of a KMS gRPC endpoint other than Google's (tests); unset: the real service.
+    kms_endpoint: str | None = None
     connect_timeout_seconds: float = 5.0
     first_byte_timeout_seconds: float = 60.0
     stream_idle_timeout_seconds: float = 60.0
@@ -180,6 +193,11 @@ class Settings:
             store_backend=env.parse("STORE_BACKEND", d.store_backend, _store_backend),
             firestore_database=env.raw("FIRESTORE_DATABASE") or d.firestore_database,
             google_cloud_project_id=env.raw("GOOGLE_CLOUD_PROJECT_ID"),
+            kms_backend=env.parse("KMS_BACKEND", d.kms_backend, _kms_backend),
+            google_cloud_location_id=env.raw("GOOGLE_CLOUD_LOCATION_ID"),
+            google_cloud_keyring_id=env.raw("GOOGLE_CLOUD_KEYRING_ID"),
+            google_cloud_key_id=env.raw("GOOGLE_CLOUD_KEY_ID"),
+            kms_endpoint=env.raw("KMS_ENDPOINT"),
             connect_timeout_seconds=env.positive("CONNECT_TIMEOUT_SECONDS", d.connect_timeout_seconds),
             first_byte_timeout_seconds=env.positive("FIRST_BYTE_TIMEOUT_SECONDS", d.first_byte_timeout_seconds),
             stream_idle_timeout_seconds=env.positive("STREAM_IDLE_TIMEOUT_SECONDS", d.stream_idle_timeout_seconds),
@@ -371,4 +389,11 @@ def _store_backend(value: str) -> str:
     backend = value.strip().lower()
     if backend not in ("sqlite", "firestore"):
         raise ValueError("expected sqlite or firestore")
+    return backend
+
+
+def _kms_backend(value: str) -> str:
+    backend = value.strip().lower()
+    if backend not in ("local", "gcp"):
+        raise ValueError("expected local or gcp")
     return backend

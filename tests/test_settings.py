@@ -115,6 +115,11 @@ FULL_ENV = {
     "STORE_BACKEND": "FIRESTORE",
     "FIRESTORE_DATABASE": "gateway",
     "GOOGLE_CLOUD_PROJECT_ID": "demo-project",
+    "KMS_BACKEND": "GCP",
+    "GOOGLE_CLOUD_LOCATION_ID": "europe-west1",
+    "GOOGLE_CLOUD_KEYRING_ID": "gateway",
+    "GOOGLE_CLOUD_KEY_ID": "provider-keys",
+    "KMS_ENDPOINT": "127.0.0.1:9999",
     "GATEWAY_DATA_DIR": "/var/lib/gateway",
     "GATEWAY_DEV_KEY": "dev-secret-1",
     "OPENAI_API_KEY": "sk-one, sk-two",
@@ -175,6 +180,12 @@ def test_every_variable_is_parsed() -> None:
         "gateway",
         "demo-project",
     )
+    assert (s.kms_backend, s.kms_endpoint) == ("gcp", "127.0.0.1:9999")
+    assert (s.google_cloud_location_id, s.google_cloud_keyring_id, s.google_cloud_key_id) == (
+        "europe-west1",
+        "gateway",
+        "provider-keys",
+    )
     assert s.connect_timeout_seconds == 2.5
     assert s.first_byte_timeout_seconds == 30
     assert s.stream_idle_timeout_seconds == 15
@@ -199,6 +210,11 @@ def test_every_field_comes_from_some_variable() -> None:
 def test_an_unknown_store_backend_is_refused_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match=r"STORE_BACKEND.*sqlite or firestore"):
         Settings.from_env({"STORE_BACKEND": "postgres"})
+
+
+def test_an_unknown_kms_backend_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"KMS_BACKEND.*local or gcp"):
+        Settings.from_env({"KMS_BACKEND": "vault"})
 
 
 def test_relative_data_dir_is_kept_relative_to_the_current_directory() -> None:
