@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from shared.identity import Identity
 
-__all__ = ["Credential", "CredentialSource", "PlatformCredentials", "fingerprint"]
+__all__ = ["Credential", "CredentialSource", "KeysFor", "PlatformCredentials", "fingerprint"]
 
 
 def fingerprint(key: str) -> str:
@@ -39,13 +39,14 @@ class Credential:
         return cls(provider, key, fingerprint(key), "platform")
 
 
-class CredentialSource(Protocol):
-    def credentials(self, provider: str, identity: Identity) -> tuple[Credential, ...]:
-        """The keys `identity` may use for `provider`, best first; empty when there are none."""
-        ...
+# A request's keys per provider (internal name), best first; empty when it has none for that provider.
+KeysFor = Callable[[str], tuple[Credential, ...]]
 
-    def has(self, provider: str, identity: Identity) -> bool:
-        """Whether `credentials` would return at least one key (no rotation step taken)."""
+
+class CredentialSource(Protocol):
+    async def keys_for(self, identity: Identity) -> KeysFor:
+        """What `identity` may use, once per request (a BYOK source loads the user's keys here, so the
+        router's per-candidate checks need no I/O)."""
         ...
 
 
@@ -65,6 +66,12 @@ class PlatformCredentials:
 
     def has(self, provider: str, identity: Identity) -> bool:
         return provider in self._keys
+
+    async def keys_for(self, identity: Identity) -> KeysFor:
+        def keys(provider: str) -> tuple[Credential, ...]:
+            return self.credentials(provider, identity)
+
+        return keys
 
     def __repr__(self) -> str:  # never show a key
         return f"PlatformCredentials(providers={sorted(self._keys)})"

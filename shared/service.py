@@ -31,7 +31,7 @@ from shared.catalog import Catalog
 from shared.chat_types import ChatOptions, ChatResult
 from shared.clock import Clock, SystemClock
 from shared.cost import UNPRICED, Cost, cost_of
-from shared.credentials import Credential, CredentialSource
+from shared.credentials import Credential, CredentialSource, KeysFor
 from shared.errors import GatewayError, NoRouteError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
@@ -303,7 +303,8 @@ class AIService:
                     stream=stream,
                 )
                 return _Hit(hit, request_id, started_at)
-            call = self._plan(request, resolved, needs, identity, options, route, started_at, t0)
+            keys_for = await self._credentials.keys_for(identity)
+            call = self._plan(request, resolved, needs, identity, keys_for, options, route, started_at, t0)
         except GatewayError as error:
             await self.recorder.refused(
                 error,
@@ -372,6 +373,7 @@ class AIService:
         resolved: ResolvedModel,
         needs: RequestNeeds,
         identity: Identity,
+        keys_for: KeysFor,
         options: ChatOptions | None,
         route: str,
         started_at: float,
@@ -381,7 +383,7 @@ class AIService:
 
         def unavailable(provider: str, model: str) -> str | None:
             if provider not in credentials:
-                credentials[provider] = self._credentials.credentials(provider, identity)
+                credentials[provider] = keys_for(provider)
             if not credentials[provider]:
                 return "no_credential"
             if self.breakers.is_open(route_scope(provider, model)):

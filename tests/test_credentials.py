@@ -65,3 +65,11 @@ def test_repr_names_providers_but_never_a_key() -> None:
     for shown in (repr(creds), str(creds), f"{creds}"):
         assert "secret" not in shown
         assert shown == "PlatformCredentials(providers=['gemini', 'openai'])"
+
+
+async def test_keys_for_a_request_are_the_platform_keys_in_turn() -> None:
+    creds = PlatformCredentials({"openai": ("sk-a", "sk-b")})
+    keys = await creds.keys_for(WHO)
+    assert keys_of(keys("openai")) == ["sk-a", "sk-b"]
+    assert keys_of(keys("openai")) == ["sk-b", "sk-a"]
+    assert keys("gemini") == ()
