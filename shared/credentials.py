@@ -33,6 +33,12 @@ class Credential:
     key: str = field(repr=False)
     fingerprint: str
     owner: Literal["platform", "user"] = "platform"
+    key_id: str | None = None  # a user's stored key (BYOK): its id in the vault
+
+    @property
+    def id(self) -> str:
+        """What usage events record as the paying key: the BYOK key id, or platform:<fingerprint>."""
+        return self.key_id if self.key_id is not None else f"platform:{self.fingerprint}"
 
     @classmethod
     def platform(cls, provider: str, key: str) -> Credential:

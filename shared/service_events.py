@@ -42,6 +42,7 @@ class EventFacts:
     cost: Cost | None
     error: GatewayError | None
     cache_hit: bool = False  # `cost` is then what the stored reply cost: the event records it as saved
+    credential_id: str | None = None  # the key that paid for the final attempt (Credential.id)
 
 
 def error_kind(error: GatewayError) -> ErrorKind:
@@ -90,4 +91,5 @@ def build_event(facts: EventFacts) -> UsageEvent:
         latency_ms=round(facts.latency * 1000),
         ttft_ms=round(facts.ttft * 1000) if facts.ttft is not None and facts.stream else None,
         price_verified=None if cost.unpriced else facts.price_verified,
+        credential_id=facts.credential_id if facts.attempts > 0 else None,
     )

@@ -89,6 +89,7 @@ class Recorder:
             usage=usage,
             cost=cost,
             error=error,
+            credential_id=attempt.credential.id if attempt is not None else None,
         )
         await self._events.publish(build_event(facts))
 

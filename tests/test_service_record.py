@@ -65,6 +65,8 @@ async def test_a_served_request_records_the_serving_model_and_its_metrics() -> N
     (event,) = sink.events
     assert (event.provider, event.model, event.model_requested) == ("GOOGLE", "gemini-2.5-flash", "gpt-4o-mini")
     assert (event.attempts, event.status, event.latency_ms) == (2, "ok", 250)
+    assert event.credential_id == "platform:" + Credential.platform("gemini", "sk-g").fingerprint
+    assert "sk-g" not in event.to_json_bytes().decode()
     assert metrics.calls == [("gemini", "gemini-2.5-flash", None)]
 
 
@@ -97,6 +99,7 @@ async def test_a_cache_hit_costs_nothing_and_records_what_it_saved() -> None:
     )  # fmt: skip
     (event,) = sink.events
     assert (event.cache_hit, event.cost_micros, event.cost_saved_micros, event.attempts) == (True, 0, 42, 0)
+    assert event.credential_id is None
     assert event.ttft_ms == 0
     assert metrics.calls == []
 
@@ -115,3 +118,10 @@ async def test_a_refused_request_gets_a_request_id_and_names_no_provider(request
     assert request_id is None or event.request_id == request_id
     assert (event.provider, event.model, event.http_status, event.error_kind) == (None, None, 400, "invalid_request")
     assert metrics.calls == []
+
+
+async def test_a_users_own_key_is_recorded_by_its_vault_id() -> None:
+    recorder, sink, _, _ = rig()
+    own = Credential("gemini", "sk-user-secret", "0" * 16, "user", key_id="pk_ABC")
+    await recorder.served(Call(last=Attempt(ROUTE, own, 1000.0)), stream=False, usage=Usage(1, 1), attempts=1)
+    assert sink.events[0].credential_id == "pk_ABC"

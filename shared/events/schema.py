@@ -98,6 +98,11 @@ class UsageEvent(BaseModel):
     latency_ms: _Count = Field(description="request start to last byte")
     ttft_ms: _Count | None = Field(default=None, description="streams: request start to first content byte")
     price_verified: bool | None = Field(default=None, description="false: a catalog price marked unverified")
+    credential_id: str | None = Field(
+        default=None,
+        description="the provider key that paid for the final attempt: a BYOK key id, or platform:<fingerprint>"
+        " for a platform key (never the key); null when no provider was reached",
+    )
 
     @field_validator("ts", mode="before")
     @classmethod
@@ -168,6 +173,8 @@ def _inconsistency(e: UsageEvent) -> str | None:
         return "price_verified must be null when unpriced is true"
     if e.provider is None and e.attempts > 0:
         return "provider is required when attempts > 0"
+    if e.credential_id is not None and e.attempts == 0:
+        return "credential_id must be null when no attempt was made"
     if e.cache_hit:
         if e.cost_micros != 0 or e.attempts != 0:
             return "a cache hit has cost_micros 0 and attempts 0 (its cost goes in cost_saved_micros)"

@@ -233,6 +233,8 @@ async def test_a_revoked_key_opens_its_credential_breaker_and_traffic_moves_to_t
     assert [served(r)[2] for r in replies] == [2, 1, 1, 1, 1, 1]
     assert gw.calls(bad) == 1
     assert gw.calls(good) == 6
+    # Every event names the key that paid, by fingerprint only.
+    assert {e.credential_id for e in gw.sink.events} == {f"platform:{fingerprint(good)}"}
     assert gw.clock.sleeps == []
     breakers = gw.deps.service.breakers
     assert breakers.is_open(credential_scope("openai", fingerprint(bad)))
