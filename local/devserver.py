@@ -97,8 +97,8 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
     else:
         key = "$GATEWAY_DEV_KEY"
         lines.append(
-            f"development key: made earlier, stored only as its hash in {dev.path}; set GATEWAY_DEV_KEY to yours, "
-            "or delete that file and restart for a new one"
+            f"development key: {dev.key_id}, made earlier, stored only as its hash; set GATEWAY_DEV_KEY to yours, "
+            f"or run python -m local.admin keys revoke {dev.key_id} and restart for a new one"
         )
     lines += [
         "",

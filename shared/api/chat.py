@@ -128,7 +128,7 @@ class ChatApi:
         timing = ServerTiming()
         deps = await self._deps()
         try:
-            authenticate(request.headers, deps.keys)
+            await authenticate(request.headers, deps.keys, scope="chat")
         except GatewayError as error:
             return _error_response(OPENAI, error, timing)
         return Response(render_models(deps.catalog), media_type=JSON, headers=timing.header())
@@ -137,7 +137,7 @@ class ChatApi:
         timing = ServerTiming()
         deps = await self._deps()
         try:
-            identity = authenticate(request.headers, deps.keys)
+            identity = await authenticate(request.headers, deps.keys, scope="chat")
         except GatewayError as error:
             return _error_response(wire, error, timing)
         timing.mark("auth")

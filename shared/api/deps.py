@@ -1,9 +1,9 @@
 """Building what the chat API needs, once per instance: settings in, a ready service out.
 
 `build_chat_deps` wires the pieces (catalog, the one pooled HTTP client, platform credentials, the
-events sink, the signature store, the key ring with the development key) from a parsed `Settings`. It
-is called lazily on the first request (Cloud Functions) or at start (the local dev server), never at
-import. Tests pass their own events sink, transport, clock, sleep or catalog.
+events sink, the signature store, the store-backed key ring, the development key in the store) from a
+parsed `Settings`. It is called lazily on the first request (Cloud Functions) or at start (the local
+dev server), never at import. Tests pass their own events sink, transport, clock, sleep or catalog.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx2
 
-from shared.auth import DevKey, KeyRing, ensure_dev_key
 from shared.breakers import BreakerBoard, BreakerPolicy
 from shared.cache import CachePort, CacheSignatureStore, build_cache
 from shared.catalog import Catalog, default_catalog
@@ -24,6 +23,9 @@ from shared.clock import Clock, SystemClock
 from shared.credentials import PlatformCredentials
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.port import EventSink
+from shared.gateway_keys import GatewayKeyStore
+from shared.keys_dev import DevKey, ensure_dev_key_blocking
+from shared.keys_ring import StoreKeyRing
 from shared.local_secrets import resolve_salt
 from shared.metrics import LiveMetrics, build_live_metrics
 from shared.providers.signatures import InMemorySignatureStore
@@ -47,7 +49,7 @@ class ChatDeps:
     settings: Settings
     catalog: Catalog
     service: AIService
-    keys: KeyRing
+    keys: StoreKeyRing
     events: EventSink
     client: httpx2.AsyncClient
     dev_key: DevKey
@@ -77,8 +79,7 @@ def build_chat_deps(
 ) -> ChatDeps:
     clock = clock or SystemClock()
     salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
-    dev_key = ensure_dev_key(settings, salt)
-    keys = KeyRing(salt, [dev_key.record])
+    dev_key = ensure_dev_key_blocking(settings, salt, clock=clock)
     catalog = catalog if catalog is not None else default_catalog()
     client = make_client(
         connect_timeout=settings.connect_timeout_seconds,
@@ -95,6 +96,7 @@ def build_chat_deps(
     metrics = build_live_metrics(redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert)
     # Breaker state shared by every instance through the document store (SQLite file or Firestore).
     store = build_store(settings)
+    keys = StoreKeyRing(GatewayKeyStore(store, salt, clock), clock=clock)
     breakers = BreakerBoard(store, BreakerPolicy.from_settings(settings), clock)
 
     def today() -> date:

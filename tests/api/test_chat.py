@@ -225,7 +225,27 @@ async def test_x_api_key_is_accepted(gw: Gateway) -> None:
     assert gw.event().key_id == gw.deps.dev_key.key_id
 
 
-# --- body limit and bad input ---------------------------------------------------------------------
+async def test_a_key_from_the_store_calls_and_a_revoked_one_is_401_at_once(gw: Gateway, admin: SimulatorAdmin) -> None:
+    meta, key = await gw.deps.keys.keys.create("app-1", scopes=frozenset({"chat"}))
+    response = await gw.client.post(OPENAI, json=chat_body(), headers={"x-api-key": key})
+    assert response.status_code == 200
+    assert (gw.event().tenant, gw.event().key_id) == ("app-1", meta.key_id)
+    assert await gw.deps.keys.revoke(meta.key_id)
+    gw.sink.events.clear()
+    response = await gw.client.post(SEED, json=chat_body(), headers={"authorization": f"Bearer {key}"})
+    assert response.status_code == 401
+    assert key not in response.text
+    assert gw.sink.events == []
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", SEED), ("POST", OPENAI), ("GET", "/v1/models")])
+async def test_a_key_without_the_chat_scope_is_403(gw: Gateway, method: str, path: str) -> None:
+    _, key = await gw.deps.keys.keys.create("app-1", scopes=frozenset({"analytics"}))
+    body = orjson.dumps(chat_body()) if method == "POST" else None
+    response = await gw.client.request(method, path, content=body, headers={"x-api-key": key})
+    assert response.status_code == 403
+    assert "'chat'" in error_of(response)["message"]
+    assert gw.sink.events == []
 
 
 def padded(size: int) -> bytes:

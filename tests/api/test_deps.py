@@ -26,6 +26,7 @@ from shared.events.port import MemorySink
 from shared.events.schema import UsageEvent
 from shared.identity import Identity
 from shared.settings import Settings
+from shared.store.build import SQLITE_FILE
 from shared.unified import ChatRequest, Message
 
 DEV_KEY = "gw-deps-test-key"
@@ -83,11 +84,12 @@ async def test_the_dev_key_setting_authenticates(tmp_path: Path) -> None:
     deps = build_chat_deps(settings(tmp_path), events=MemorySink())
     try:
         assert deps.dev_key.source == "env"
-        identity = authenticate({"authorization": f"Bearer {DEV_KEY}"}, deps.keys)
+        identity = await authenticate({"authorization": f"Bearer {DEV_KEY}"}, deps.keys)
         assert (identity.tenant, identity.key_id, identity.platform) == ("local", deps.dev_key.key_id, True)
         assert DEV_KEY not in repr(deps.dev_key)
-        # Nothing was written for a key that comes from the environment.
-        assert not (tmp_path / "dev-key.json").exists()
+        # The key from the environment is an ordinary key record in the store, as its HMAC.
+        (meta,) = await deps.keys.keys.list()
+        assert (meta.key_id, meta.tenant, meta.status) == (deps.dev_key.key_id, "local", "active")
     finally:
         await deps.aclose()
 
@@ -98,12 +100,14 @@ async def test_without_the_setting_a_dev_key_is_generated_once_and_found_again(t
     assert (first.dev_key.source, first.dev_key.fresh) == ("generated", True)
     key = first.dev_key.plaintext
     assert key is not None
-    assert key not in (tmp_path / "dev-key.json").read_text()  # stored as its HMAC only
+    assert key not in (tmp_path / SQLITE_FILE).read_bytes().decode("utf-8", "replace")  # stored as its HMAC only
     # A new instance (same data dir) finds the stored record and the stored salt: the printed key still works.
     again = build_chat_deps(settings(tmp_path, dev_key=None), events=MemorySink())
-    await again.aclose()
-    assert (again.dev_key.source, again.dev_key.fresh, again.dev_key.plaintext) == ("stored", False, None)
-    assert authenticate({"x-api-key": key}, again.keys).key_id == first.dev_key.key_id
+    try:
+        assert (again.dev_key.source, again.dev_key.fresh, again.dev_key.plaintext) == ("stored", False, None)
+        assert (await authenticate({"x-api-key": key}, again.keys)).key_id == first.dev_key.key_id
+    finally:
+        await again.aclose()
 
 
 async def test_a_configured_salt_is_used_as_is(tmp_path: Path) -> None:

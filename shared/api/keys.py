@@ -1,0 +1,191 @@
+"""The keys function's HTTP surface: a caller's own provider keys (BYOK), metadata only.
+
+    POST   /api/ai/keys               {"name", "provider", "apiKey"}  -> 201 metadata
+    GET    /api/ai/keys                                               -> 200 {"keys": [metadata, ...]}
+    DELETE /api/ai/keys/{id}                                          -> 204
+    POST   /api/ai/keys/{id}/rotate   {"apiKey"}                      -> 200 metadata
+
+Routes on the full path, served by the same `KeysApi` behind the Cloud Function entry point
+(`dispatch`, called by `functions/keys/main.py`) and mounted in the dev server (`asgi`). Every route
+needs a gateway key with the `keys` scope (401 without a valid key, 403 without the scope). The owner is
+the key's tenant and user: an `act_as_user` platform key names the user in `X-User-Id`, a key with a
+fixed user acts for it, a tenant key without a user manages the tenant-level keys. Errors use the seed
+envelope. No reply or error ever holds the `apiKey` that was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from shared.api.body import ECHO, decode_json
+from shared.api.envelopes import seed_error
+from shared.api.timing import ServerTiming
+from shared.auth import authenticate
+from shared.errors import GatewayError, RequestError
+from shared.identity import Identity
+from shared.store.port import StoreUnavailable
+from shared.vault.records import KeyMetadata
+from shared.vault.validation import seed_name
+
+if TYPE_CHECKING:
+    from shared.api.keys_deps import KeysDeps
+
+__all__ = ["KEYS_PATH", "KeysApi", "render_key"]
+
+KEYS_PATH = "/api/ai/keys"
+JSON = "application/json"
+
+Handler = Callable[["KeysDeps", Identity, Request], Awaitable[Response]]
+
+
+class KeysApi:
+    def __init__(self, deps: Callable[[], Awaitable[KeysDeps]]) -> None:
+        self._deps = deps
+        self.routes = [
+            Route(KEYS_PATH, self._endpoint(_store), methods=["POST"]),
+            Route(KEYS_PATH, self._endpoint(_list), methods=["GET"]),
+            Route(KEYS_PATH + "/{key_id}", self._endpoint(_delete), methods=["DELETE"]),
+            Route(KEYS_PATH + "/{key_id}/rotate", self._endpoint(_rotate), methods=["POST"]),
+        ]
+
+    def asgi(self) -> Starlette:
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return _no_route(request.url.path, ())
+
+        async def not_allowed(request: Request, exc: Exception) -> Response:
+            return _no_route(request.url.path, self._allowed(request))
+
+        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
+
+    async def dispatch(self, request: Request) -> Response:
+        """The Cloud Function entry: the same routes, matched on the full path."""
+        for route in self.routes:
+            match, child = route.matches(request.scope)
+            if match is Match.FULL:
+                response: Response = await route.endpoint(Request({**request.scope, **child}, request.receive))
+                return response
+        return _no_route(request.url.path, self._allowed(request))
+
+    def _allowed(self, request: Request) -> list[str]:
+        """The methods of the routes whose path matches (PARTIAL: the path matched, the method did not)."""
+        methods: set[str] = set()
+        for route in self.routes:
+            if route.matches(request.scope)[0] is not Match.NONE:
+                methods.update(m for m in route.methods or () if m != "HEAD")
+        return sorted(methods)
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            timing = ServerTiming()
+            deps = await self._deps()
+            try:
+                identity = await authenticate(request.headers, deps.keys, scope="keys")
+                response = await handler(deps, identity, request)
+            except GatewayError as error:
+                return _error(error, timing)
+            except StoreUnavailable:
+                return _error(GatewayError("the key store is unavailable: try again shortly", status=503), timing)
+            response.headers.update(timing.header())
+            return response
+
+        return endpoint
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+
+async def _store(deps: KeysDeps, identity: Identity, request: Request) -> Response:
+    body = decode_json(await _read_body(request, deps.body_limit))
+    name, provider, api_key = _string(body, "name"), _string(body, "provider"), _string(body, "apiKey")
+    meta = await deps.vault.store_key(identity, name, provider, api_key)
+    return _json(render_key(meta), 201)
+
+
+async def _list(deps: KeysDeps, identity: Identity, request: Request) -> Response:
+    return _json({"keys": [render_key(meta) for meta in await deps.vault.list_keys(identity)]}, 200)
+
+
+async def _delete(deps: KeysDeps, identity: Identity, request: Request) -> Response:
+    await deps.vault.delete_key(identity, request.path_params["key_id"])
+    return Response(status_code=204)
+
+
+async def _rotate(deps: KeysDeps, identity: Identity, request: Request) -> Response:
+    body = decode_json(await _read_body(request, deps.body_limit))
+    meta = await deps.vault.rotate_key(identity, request.path_params["key_id"], _string(body, "apiKey"))
+    return _json(render_key(meta), 200)
+
+
+# --- rendering and reading ------------------------------------------------------------------------
+
+
+def render_key(meta: KeyMetadata) -> dict[str, Any]:
+    """A key's metadata as the API shows it (seed spelling of the provider, RFC 3339 UTC times)."""
+    return {
+        "id": meta.key_id,
+        "name": meta.name,
+        "provider": seed_name(meta.provider),
+        "last4": meta.last4,
+        "fingerprint": meta.fingerprint,
+        "createdAt": _time(meta.created_at),
+        "rotatedAt": _time(meta.rotated_at),
+        "lastUsedAt": _time(meta.last_used_at),
+        "status": meta.status,
+    }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _string(body: dict[str, Any], field: str) -> str:
+    """A required string field; the error names the field and never shows the value."""
+    value = body.get(field)
+    if value is None:
+        raise RequestError(f"{field} is required", field=field)
+    if not isinstance(value, str):
+        raise RequestError(f"{field} must be a string", field=field)
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise too_big
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _json(content: dict[str, Any], status: int) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON)
+
+
+def _error(error: GatewayError, timing: ServerTiming) -> Response:
+    status, headers, content = seed_error(error)
+    return Response(content, status_code=status, headers={**headers, **timing.header()})
+
+
+def _no_route(path: str, allowed: Sequence[str]) -> Response:
+    """404 for an unknown path, 405 (with `Allow`) for a known path and another method; seed envelope."""
+    if allowed:
+        status, headers, content = seed_error(RequestError("method not allowed", status=405))
+        headers = {**headers, "allow": ", ".join(allowed)}
+    else:
+        # The path is the caller's: serialized by the envelope, never spliced, and echoed only in part.
+        status, headers, content = seed_error(RequestError(f"no route for {path[:ECHO]}", status=404))
+    return Response(content, status_code=status, headers={**headers, **ServerTiming().header()})
