@@ -27,11 +27,12 @@ from types import MappingProxyType
 import httpx2
 import uvicorn
 import uvloop
-from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.api.chat import ChatApi
 from shared.api.deps import ChatDeps, build_chat_deps
+from shared.api.keys import KEYS_PATH, KeysApi
+from shared.api.keys_deps import KeysDeps
 from shared.providers import PROVIDERS
 from shared.settings import Settings
 
@@ -115,10 +116,18 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
     return "\n".join(lines)
 
 
-def build_app(api: ChatApi) -> Starlette:
-    # The chat app routes on full paths (/api/ai/chat, /v1/...): mounted at the root. The analytics,
-    # health and keys apps join here as their issues land.
-    return Starlette(routes=[Mount("/", app=api.asgi())])
+def build_app(api: ChatApi, keys: KeysApi) -> ASGIApp:
+    """One port for every function's app. Each routes on full paths, so requests go to the keys app by
+    path prefix (/api/ai/keys) and to the chat app otherwise, with the scope untouched. The analytics
+    and health apps join here as their issues land."""
+    chat_app, keys_app = api.asgi(), keys.asgi()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        target = keys_app if path == KEYS_PATH or path.startswith(KEYS_PATH + "/") else chat_app
+        await target(scope, receive, send)
+
+    return app
 
 
 class _Server(uvicorn.Server):
@@ -141,8 +150,15 @@ async def serve(deps: ChatDeps, host: str, port: int) -> None:
     async def get() -> ChatDeps:
         return deps
 
+    # The keys API shares the chat deps' store, vault and audit sink (one process, one SQLite file), so
+    # a key stored here is used by the next chat call at once.
+    keys_deps = KeysDeps(deps.settings, deps.vault, deps.keys, deps.store, deps.audit)
+
+    async def get_keys() -> KeysDeps:
+        return keys_deps
+
     config = uvicorn.Config(
-        build_app(ChatApi(get)),
+        build_app(ChatApi(get), KeysApi(get_keys)),
         host=host,
         port=port,
         loop="uvloop",

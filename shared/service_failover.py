@@ -161,6 +161,12 @@ class Failover:
                 return await once(attempt), attempt
             except ProviderError as error:
                 error.model = route.model
+                if credential.owner == "user" and credential.key_id and error.kind in ("authentication", "permission"):
+                    # The caller's own stored key: say which one, and how to fix it (never the key itself).
+                    error.message = (
+                        f"{route.provider} rejected your stored key {credential.key_id} ({error.kind}): store a "
+                        f"working one with POST /api/ai/keys/{credential.key_id}/rotate. {error.message}"
+                    )
                 walk.errors.append(error)
                 walk.last_owner = credential.owner
                 walk.failed.add(credential.fingerprint)
@@ -244,7 +250,13 @@ class Failover:
 
 
 def _no_route(reasons: dict[str, str], retry_after: float | None) -> NoRouteError:
-    if reasons and all(why in ("breaker_open", "key_breaker_open") for why in reasons.values()):
+    if reasons and all(why == "key_breaker_open" for why in reasons.values()):
+        message = (
+            "every provider key usable for " + ", ".join(sorted(reasons)) + " failed recently and is resting"
+            " (its circuit breaker is open): if it is your own key, check it or rotate it with"
+            " POST /api/ai/keys/{id}/rotate"
+        )
+    elif reasons and all(why in ("breaker_open", "key_breaker_open") for why in reasons.values()):
         message = "every candidate model's circuit breaker is open: " + ", ".join(sorted(reasons))
     elif reasons and all(why == "no_credential" for why in reasons.values()):
         message = "no usable API key for " + ", ".join(sorted(reasons))

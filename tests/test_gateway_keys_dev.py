@@ -133,11 +133,13 @@ class RacingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: dict[str, Any]) -> bool:
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: dict[str, Any], *, must_exist: bool = False
+    ) -> bool:
         if self.rival is not None:
             rival, self.rival = self.rival, None
             await rival()
-        return await self.inner.put_if_newer(collection, doc_id, doc)
+        return await self.inner.put_if_newer(collection, doc_id, doc, must_exist=must_exist)
 
 
 async def test_of_two_starting_at_once_one_key_wins(store: DocumentStore, clock: FakeClock) -> None:

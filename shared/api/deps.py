@@ -17,13 +17,15 @@ from pathlib import Path
 import httpx2
 
 from shared.breakers import BreakerBoard, BreakerPolicy
+from shared.byok import ByokCredentials
 from shared.cache import CachePort, CacheSignatureStore, build_cache
 from shared.catalog import Catalog, default_catalog
 from shared.clock import Clock, SystemClock
 from shared.credentials import PlatformCredentials
+from shared.crypto.port import SecretBox
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.port import EventSink
-from shared.gateway_keys import GatewayKeyStore
+from shared.gateway_keys import GatewayKeyStore, TenantSettings
 from shared.keys_dev import DevKey, ensure_dev_key_blocking
 from shared.keys_ring import StoreKeyRing
 from shared.local_secrets import resolve_salt
@@ -36,6 +38,9 @@ from shared.service import AIService
 from shared.settings import Settings
 from shared.store import DocumentStore, build_store
 from shared.transport import make_client
+from shared.vault.audit import AuditSink
+from shared.vault.build import build_vault
+from shared.vault.service import Vault
 
 __all__ = ["ChatDeps", "build_chat_deps", "events_dir"]
 
@@ -57,6 +62,8 @@ class ChatDeps:
     metrics: LiveMetrics
     store: DocumentStore
     latency: LatencyView
+    audit: AuditSink
+    vault: Vault
 
     async def aclose(self) -> None:
         await self.events.close()
@@ -64,6 +71,7 @@ class ChatDeps:
         await self.latency.aclose()
         await self.metrics.close()
         await self.cache.close()
+        await self.audit.close()
         await self.service.breakers.drain()  # a mirror load in flight finishes before its store closes
         await self.store.close()
 
@@ -76,6 +84,8 @@ def build_chat_deps(
     clock: Clock | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     catalog: Catalog | None = None,
+    box: SecretBox | None = None,
+    audit: AuditSink | None = None,
 ) -> ChatDeps:
     clock = clock or SystemClock()
     salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
@@ -98,6 +108,9 @@ def build_chat_deps(
     store = build_store(settings)
     keys = StoreKeyRing(GatewayKeyStore(store, salt, clock), clock=clock)
     breakers = BreakerBoard(store, BreakerPolicy.from_settings(settings), clock)
+    # Provider keys: the caller's own (BYOK, from the vault) before the platform keys their tenant allows.
+    vault, audit = build_vault(settings, store, clock, box=box, audit=audit)
+    credentials = ByokCredentials(vault, PlatformCredentials(settings.provider_keys), TenantSettings(store), clock)
 
     def today() -> date:
         return datetime.fromtimestamp(clock.time(), UTC).date()
@@ -107,7 +120,7 @@ def build_chat_deps(
     service = AIService(
         catalog=catalog,
         client=client,
-        credentials=PlatformCredentials(settings.provider_keys),
+        credentials=credentials,
         base_urls=settings.base_urls,
         events=sink,
         # Signatures live 24 h: on Redis they share the port; in-process they get their own store so they
@@ -130,4 +143,6 @@ def build_chat_deps(
         clock=clock,
         sleep=sleep,
     )
-    return ChatDeps(settings, catalog, service, keys, sink, client, dev_key, cache, metrics, store, latency)
+    return ChatDeps(
+        settings, catalog, service, keys, sink, client, dev_key, cache, metrics, store, latency, audit, vault
+    )

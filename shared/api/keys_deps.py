@@ -23,7 +23,7 @@ from shared.local_secrets import resolve_salt
 from shared.settings import Settings
 from shared.store import DocumentStore, build_store
 from shared.vault.audit import AuditSink
-from shared.vault.audit_sink import LocalAuditSink, audit_dir
+from shared.vault.build import build_vault
 from shared.vault.service import Vault
 
 __all__ = ["KEYS_BODY_LIMIT", "KeysDeps", "LazyKeysDeps", "build_keys_deps", "gateway_key_ring", "keys_api"]
@@ -62,14 +62,8 @@ def build_keys_deps(
     store: DocumentStore | None = None,
 ) -> KeysDeps:
     clock = clock or SystemClock()
-    if box is None:
-        from shared.crypto.factory import build_secret_box
-
-        box = build_secret_box(settings)
-    salt = resolve_salt(settings.encryption_context_salt, settings.data_dir, "ENCRYPTION_CONTEXT_SALT")
     store = store if store is not None else build_store(settings)
-    audit = audit if audit is not None else LocalAuditSink(audit_dir(settings.data_dir), clock=clock)
-    vault = Vault(store, box, salt, clock, audit)
+    vault, audit = build_vault(settings, store, clock, box=box, audit=audit)
     return KeysDeps(settings, vault, gateway_key_ring(settings, store, clock), store, audit)
 
 

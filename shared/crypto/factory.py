@@ -52,12 +52,17 @@ def kms_client(endpoint: str | None) -> kms.KeyManagementServiceClient:
     """The gRPC KMS client: Google's service with application default credentials, or, with `endpoint`
     (`host:port`, KMS_ENDPOINT; tests), a plaintext channel to it (the client ignores credentials then and
     never looks for application default ones)."""
-    from google.cloud import kms
-
-    if endpoint is None:
-        return kms.KeyManagementServiceClient()
     import grpc
+    from google.cloud import kms
     from google.cloud.kms_v1.services.key_management_service.transports import KeyManagementServiceGrpcTransport
 
-    transport = KeyManagementServiceGrpcTransport(host=endpoint, channel=grpc.insecure_channel(endpoint))
-    return kms.KeyManagementServiceClient(transport=transport)
+    if endpoint is None:
+        channel = KeyManagementServiceGrpcTransport.create_channel(options=_CHANNEL_OPTIONS)
+        return kms.KeyManagementServiceClient(transport=KeyManagementServiceGrpcTransport(channel=channel))
+    channel = grpc.insecure_channel(endpoint, options=_CHANNEL_OPTIONS)
+    return kms.KeyManagementServiceClient(transport=KeyManagementServiceGrpcTransport(host=endpoint, channel=channel))
+
+
+# gRPC backs off reconnecting up to 120 s by default: after a KMS outage, decrypts would keep failing
+# (503) long after the service is back. Retry the connection at least every 2 s instead.
+_CHANNEL_OPTIONS = [("grpc.max_reconnect_backoff_ms", 2000), ("grpc.initial_reconnect_backoff_ms", 200)]

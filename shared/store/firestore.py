@@ -160,7 +160,9 @@ class FirestoreStore:
 
         return await self._call(work)
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: Mapping[str, Any], *, must_exist: bool = False
+    ) -> bool:
         """Read, compare the integer `version`, write: in one Firestore transaction.
 
         Production relies on Firestore's optimistic transactions: a concurrent write to the document
@@ -179,6 +181,8 @@ class FirestoreStore:
         @async_transactional
         async def compare_and_write(transaction: AsyncTransaction) -> bool:
             snapshot = await ref.get(transaction=transaction, timeout=self._timeout)
+            if not snapshot.exists and must_exist:
+                return False
             if snapshot.exists:
                 # As in SQLite, a stored document without an integer version counts as version 0.
                 stored = (snapshot.to_dict() or {}).get("version")

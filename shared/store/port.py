@@ -8,7 +8,8 @@ Documents are JSON-compatible mappings (str keys; str, int, float, bool, None, l
 The two conditional writes are what concurrent instances need to agree without a lock:
 - `create` is create-if-absent: exactly one of several concurrent creators gets True (leases, probes);
 - `put_if_newer` writes only when the stored document is absent or has a smaller integer `version`,
-  so a late or repeated write can never move state backwards (monotonic transitions).
+  so a late or repeated write can never move state backwards (monotonic transitions); with
+  `must_exist=True` an absent document is not written either (an update must not resurrect a delete).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ class DocumentStore(Protocol):
         """Create only if absent. True: this call created it; False: it already existed."""
         ...
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
-        """Write `doc` (which must hold an int `version`) when the stored one is absent or older.
-        True when written; False when the stored version is equal or higher (nothing changed)."""
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: Mapping[str, Any], *, must_exist: bool = False
+    ) -> bool:
+        """Write `doc` (which must hold an int `version`) when the stored one is absent (unless
+        `must_exist`) or older. True when written; False otherwise (nothing changed)."""
         ...
 
     async def delete(self, collection: str, doc_id: str) -> None:

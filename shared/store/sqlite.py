@@ -105,17 +105,25 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: Mapping[str, Any], *, must_exist: bool = False
+    ) -> bool:
         version = _version(doc)
         data = orjson.dumps(dict(doc))
 
         def work(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT INTO docs (collection, id, version, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (collection, id) DO UPDATE SET version = excluded.version, doc = excluded.doc "
-                "WHERE excluded.version > docs.version",
-                (collection, doc_id, version, data),
-            )
+            if must_exist:
+                cursor = conn.execute(
+                    "UPDATE docs SET version = ?, doc = ? WHERE collection = ? AND id = ? AND version < ?",
+                    (version, data, collection, doc_id, version),
+                )
+            else:
+                cursor = conn.execute(
+                    "INSERT INTO docs (collection, id, version, doc) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (collection, id) DO UPDATE SET version = excluded.version, doc = excluded.doc "
+                    "WHERE excluded.version > docs.version",
+                    (collection, doc_id, version, data),
+                )
             return cursor.rowcount == 1
 
         return await self._run(work)

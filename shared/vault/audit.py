@@ -1,10 +1,11 @@
 """Audit events of the BYOK vault: who did what to which provider key, when, and how it went.
 
-One `AuditEvent` per store, rotate, delete, failed decrypt, and first use per cache fill (the first
-decrypt after the cache had no entry). The schema follows `shared.events.schema.UsageEvent`'s rules
-(strict pydantic, extra fields forbidden, UTC `ts`, types BigQuery can say plainly) so the analytics
-issue can land these in BigQuery the same way. It never holds a key: `detail` is a fixed phrase or an
-error's class name, and `fingerprint` is the one name for the key itself.
+One `AuditEvent` per store, rotate, delete, failed decrypt, first use per cache fill (the first
+decrypt after the cache had no entry), and re-wrap under the KMS primary version (shared.vault.rewrap).
+The schema follows `shared.events.schema.UsageEvent`'s rules (strict pydantic, extra fields forbidden,
+UTC `ts`, types BigQuery can say plainly) so the analytics issue can land these in BigQuery the same
+way. It never holds a key: `detail` is a fixed phrase or an error's class name, and `fingerprint` is
+the one name for the key itself.
 
 `AuditSink` is the port; `MemoryAuditSink` keeps events for tests; the embedded adapter writes segment
 files (shared.vault.audit_sink).
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["AuditAction", "AuditEvent", "AuditOutcome", "AuditSink", "MemoryAuditSink", "SeedProvider"]
 
-AuditAction = Literal["store", "rotate", "delete", "first_use", "decrypt_failed"]
+AuditAction = Literal["store", "rotate", "delete", "first_use", "decrypt_failed", "rewrap"]
 AuditOutcome = Literal["ok", "error"]
 SeedProvider = Literal["OPENAI", "ANTHROPIC", "GOOGLE"]
 

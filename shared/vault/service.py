@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from shared.clock import Clock
 from shared.credentials import fingerprint
@@ -56,6 +57,9 @@ class Vault:
         self._clock = clock
         self._audit = audit
         self._cache = SecretCache(clock, ttl=cache_ttl, size=cache_size)
+        # Told (tenant, user) whenever this instance stores, rotates or deletes a key of that owner: caches
+        # of key lists in the same process (the BYOK credential source) drop theirs at once.
+        self.on_change: list[Callable[[str, str | None], None]] = []
 
     def __repr__(self) -> str:
         return f"Vault({self._cache!r})"
@@ -88,6 +92,7 @@ class Vault:
             await self._release_name(claim, key_id)
             raise
         await self._record("store", record.meta, "ok", actor=identity.key_id)
+        self._changed(tenant, user)
         return record.meta
 
     async def list_keys(self, identity: Identity) -> list[KeyMetadata]:
@@ -107,10 +112,11 @@ class Vault:
             )
             version = current.version + 1
             record = await self._seal(meta, api_key, version=version, actor=identity.key_id, action="rotate")
-            written = await self._store.put_if_newer(KEYS, key_id, record.to_doc())
+            written = await self._store.put_if_newer(KEYS, key_id, record.to_doc(), must_exist=True)
             self._cache.evict(_owner(current.meta))
             if written:
                 await self._record("rotate", record.meta, "ok", actor=identity.key_id)
+                self._changed(current.meta.tenant, current.meta.user)
                 return record.meta
         raise RequestError(f"provider key {key_id} was changed at the same time: try again", field="id", status=409)
 
@@ -120,6 +126,11 @@ class Vault:
         self._cache.evict(_owner(current.meta))
         await self._release_name(name_claim_id(current.meta.tenant, current.meta.user, current.meta.name), key_id)
         await self._record("delete", current.meta, "ok", actor=identity.key_id)
+        self._changed(current.meta.tenant, current.meta.user)
+
+    def _changed(self, tenant: str, user: str | None) -> None:
+        for listener in self.on_change:
+            listener(tenant, user)
 
     # --- using keys (the credential source) -------------------------------------------------------
 
@@ -207,7 +218,7 @@ class Vault:
         meta = dataclasses.replace(record.meta, last_used_at=from_timestamp(self._clock.time()))
         touched = dataclasses.replace(record, meta=meta, version=record.version + 1)
         try:
-            await self._store.put_if_newer(KEYS, meta.key_id, touched.to_doc())
+            await self._store.put_if_newer(KEYS, meta.key_id, touched.to_doc(), must_exist=True)
         except Exception as error:  # the key works; only its last-used time is late
             _log.warning("vault: could not record last use of %s (%s)", meta.key_id, type(error).__name__)
 

@@ -45,9 +45,11 @@ class FlakyStore:
         self._enter("create")
         return await self.inner.create(collection, doc_id, doc)
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: Mapping[str, Any], *, must_exist: bool = False
+    ) -> bool:
         self._enter("put_if_newer")
-        return await self.inner.put_if_newer(collection, doc_id, doc)
+        return await self.inner.put_if_newer(collection, doc_id, doc, must_exist=must_exist)
 
     async def delete(self, collection: str, doc_id: str) -> None:
         self._enter("delete")

@@ -89,6 +89,19 @@ async def test_put_if_newer_writes_a_newer_version(store: DocumentStore) -> None
     assert await store.get("breakers", "a") == {"version": 6, "state": "half_open"}
 
 
+async def test_put_if_newer_that_must_exist_never_recreates_a_deleted_document(store: DocumentStore) -> None:
+    # An update racing a delete (a key rotated or re-wrapped as it is deleted) must not bring it back.
+    assert await store.put_if_newer("provider_keys", "k", {"version": 1}, must_exist=True) is False
+    assert await store.get("provider_keys", "k") is None
+    await store.put_if_newer("provider_keys", "k", {"version": 1, "secret": "old"})
+    assert await store.put_if_newer("provider_keys", "k", {"version": 1, "secret": "x"}, must_exist=True) is False
+    assert await store.put_if_newer("provider_keys", "k", {"version": 2, "secret": "new"}, must_exist=True) is True
+    assert await store.get("provider_keys", "k") == {"version": 2, "secret": "new"}
+    await store.delete("provider_keys", "k")
+    assert await store.put_if_newer("provider_keys", "k", {"version": 3, "secret": "late"}, must_exist=True) is False
+    assert await store.get("provider_keys", "k") is None
+
+
 async def test_put_if_newer_over_a_document_without_version_counts_it_as_zero(store: DocumentStore) -> None:
     await store.set("breakers", "a", {"state": "closed"})
     assert await store.put_if_newer("breakers", "a", {"version": 0, "state": "open"}) is False

@@ -234,13 +234,15 @@ class RacingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def put_if_newer(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> bool:
+    async def put_if_newer(
+        self, collection: str, doc_id: str, doc: Mapping[str, Any], *, must_exist: bool = False
+    ) -> bool:
         if self.races and collection == KEYS:
             self.races -= 1
             stored = await self.inner.get(collection, doc_id)
             assert stored is not None
             await self.inner.set(collection, doc_id, {**stored, "version": stored["version"] + 1})
-        return await self.inner.put_if_newer(collection, doc_id, doc)
+        return await self.inner.put_if_newer(collection, doc_id, doc, must_exist=must_exist)
 
 
 @pytest.mark.parametrize(("races", "rotated"), [(2, True), (3, False)])
