@@ -89,7 +89,12 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
         lines.append(f"providers: real APIs with keys for {', '.join(configured)} (base URLs from the environment)")
     lines.append(f"usage events: {deps.settings.data_dir / 'events'}")
     dev = deps.dev_key
-    if dev.fresh and dev.plaintext:
+    if dev is None:
+        key = "<a gateway key>"
+        lines.append(
+            "development key: none on a shared store; set GATEWAY_DEV_KEY, or make keys with python -m local.admin"
+        )
+    elif dev.fresh and dev.plaintext:
         key = dev.plaintext
         lines.append(f"development key (shown once, stored only as its hash): {key}")
     elif dev.source == "env":

@@ -87,10 +87,15 @@ async def ensure_dev_key(store: DocumentStore, salt: str, dev_key: str | None, *
     return DevKey(record=stored, source="stored")
 
 
-def ensure_dev_key_blocking(settings: Settings, salt: str, *, clock: Clock) -> DevKey:
+def ensure_dev_key_blocking(settings: Settings, salt: str, *, clock: Clock) -> DevKey | None:
     """`ensure_dev_key` for the synchronous dependency builders: run on a private event loop in a
     worker thread (the caller may be inside a running loop, `LazyDeps`), with a store client of its own
-    (a Firestore client belongs to the loop it first ran on), closed when done."""
+    (a Firestore client belongs to the loop it first ran on), closed when done.
+
+    None on a shared cloud store (Firestore) without GATEWAY_DEV_KEY: a key nobody was shown would only
+    be an unused platform key with every scope; the cloud's keys come from `python -m local.admin`."""
+    if settings.dev_key is None and settings.store_backend != "sqlite":
+        return None
 
     async def ensure() -> DevKey:
         store = build_store(settings)

@@ -160,6 +160,8 @@ async def test_the_blocking_form_works_inside_a_running_loop(tmp_path: Path, clo
     settings = Settings(data_dir=tmp_path / "state")
     first = ensure_dev_key_blocking(settings, SALT, clock=clock)
     again = ensure_dev_key_blocking(settings, SALT, clock=clock)
+    assert first is not None
+    assert again is not None
     assert (first.fresh, again.source, again.record) == (True, "stored", first.record)
     store = SqliteStore(settings.data_dir / SQLITE_FILE)
     try:
@@ -167,3 +169,9 @@ async def test_the_blocking_form_works_inside_a_running_loop(tmp_path: Path, clo
         assert await GatewayKeyStore(store, SALT, clock).find(first.plaintext) == first.record
     finally:
         await store.close()
+
+
+def test_no_development_key_is_made_on_a_shared_cloud_store(tmp_path: Path) -> None:
+    # Firestore without GATEWAY_DEV_KEY: no key nobody was shown; the store is not even contacted.
+    cloud = Settings(data_dir=tmp_path, store_backend="firestore", google_cloud_project_id="no-such-project")
+    assert ensure_dev_key_blocking(cloud, SALT, clock=FakeClock()) is None

@@ -57,7 +57,7 @@ class ChatDeps:
     keys: StoreKeyRing
     events: EventSink
     client: httpx2.AsyncClient
-    dev_key: DevKey
+    dev_key: DevKey | None  # None on a cloud store without GATEWAY_DEV_KEY (shared.keys_dev)
     cache: CachePort
     metrics: LiveMetrics
     store: DocumentStore

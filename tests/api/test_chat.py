@@ -30,6 +30,7 @@ from shared.api.deps import ChatDeps, build_chat_deps
 from shared.events.port import MemorySink
 from shared.events.schema import UsageEvent
 from shared.settings import Settings
+from tests.api import dev
 from tests.simulator_server import SimulatorAdmin
 
 DEV_KEY = "gw-test-key"
@@ -222,7 +223,7 @@ async def test_a_missing_key_says_how_to_send_one(gw: Gateway) -> None:
 async def test_x_api_key_is_accepted(gw: Gateway) -> None:
     response = await gw.client.post(OPENAI, json=chat_body(), headers={"x-api-key": DEV_KEY})
     assert response.status_code == 200
-    assert gw.event().key_id == gw.deps.dev_key.key_id
+    assert gw.event().key_id == dev(gw.deps).key_id
 
 
 async def test_a_key_from_the_store_calls_and_a_revoked_one_is_401_at_once(gw: Gateway, admin: SimulatorAdmin) -> None:
@@ -383,7 +384,7 @@ def assert_served_event(gw: Gateway, response: httpx2.Response, route: str, prov
         response.headers["x-request-id"],
         1,
         "local",
-        gw.deps.dev_key.key_id,
+        dev(gw.deps).key_id,
     )
     assert event.input_tokens > 0
     assert event.output_tokens > 0

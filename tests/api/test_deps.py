@@ -28,6 +28,7 @@ from shared.identity import Identity
 from shared.settings import Settings
 from shared.store.build import SQLITE_FILE
 from shared.unified import ChatRequest, Message
+from tests.api import dev
 
 DEV_KEY = "gw-deps-test-key"
 OPENAI_URL = "https://openai.example/v1"
@@ -83,13 +84,13 @@ def rate_limited(retry_after: str) -> httpx2.Response:
 async def test_the_dev_key_setting_authenticates(tmp_path: Path) -> None:
     deps = build_chat_deps(settings(tmp_path), events=MemorySink())
     try:
-        assert deps.dev_key.source == "env"
+        assert dev(deps).source == "env"
         identity = await authenticate({"authorization": f"Bearer {DEV_KEY}"}, deps.keys)
-        assert (identity.tenant, identity.key_id, identity.platform) == ("local", deps.dev_key.key_id, True)
+        assert (identity.tenant, identity.key_id, identity.platform) == ("local", dev(deps).key_id, True)
         assert DEV_KEY not in repr(deps.dev_key)
         # The key from the environment is an ordinary key record in the store, as its HMAC.
         (meta,) = await deps.keys.keys.list()
-        assert (meta.key_id, meta.tenant, meta.status) == (deps.dev_key.key_id, "local", "active")
+        assert (meta.key_id, meta.tenant, meta.status) == (dev(deps).key_id, "local", "active")
     finally:
         await deps.aclose()
 
@@ -97,15 +98,15 @@ async def test_the_dev_key_setting_authenticates(tmp_path: Path) -> None:
 async def test_without_the_setting_a_dev_key_is_generated_once_and_found_again(tmp_path: Path) -> None:
     first = build_chat_deps(settings(tmp_path, dev_key=None), events=MemorySink())
     await first.aclose()
-    assert (first.dev_key.source, first.dev_key.fresh) == ("generated", True)
-    key = first.dev_key.plaintext
+    assert (dev(first).source, dev(first).fresh) == ("generated", True)
+    key = dev(first).plaintext
     assert key is not None
     assert key not in (tmp_path / SQLITE_FILE).read_bytes().decode("utf-8", "replace")  # stored as its HMAC only
     # A new instance (same data dir) finds the stored record and the stored salt: the printed key still works.
     again = build_chat_deps(settings(tmp_path, dev_key=None), events=MemorySink())
     try:
-        assert (again.dev_key.source, again.dev_key.fresh, again.dev_key.plaintext) == ("stored", False, None)
-        assert (await authenticate({"x-api-key": key}, again.keys)).key_id == first.dev_key.key_id
+        assert (dev(again).source, dev(again).fresh, dev(again).plaintext) == ("stored", False, None)
+        assert (await authenticate({"x-api-key": key}, again.keys)).key_id == dev(first).key_id
     finally:
         await again.aclose()
 
@@ -117,7 +118,7 @@ async def test_a_configured_salt_is_used_as_is(tmp_path: Path) -> None:
     for deps in (a, b, c):
         await deps.aclose()
     # The same key under the same salt has the same id (its HMAC) on every instance; another salt differs.
-    assert a.dev_key.key_id == b.dev_key.key_id != c.dev_key.key_id
+    assert dev(a).key_id == dev(b).key_id != dev(c).key_id
 
 
 # --- the client, credentials and retry policy -----------------------------------------------------
