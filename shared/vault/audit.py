@@ -20,11 +20,14 @@ from uuid import uuid4
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.events.schema import SeedProvider
+from shared.vault.records import KeyMetadata
+from shared.vault.validation import seed_name
+
 __all__ = ["AuditAction", "AuditEvent", "AuditOutcome", "AuditSink", "MemoryAuditSink", "SeedProvider"]
 
 AuditAction = Literal["store", "rotate", "delete", "first_use", "decrypt_failed", "rewrap"]
 AuditOutcome = Literal["ok", "error"]
-SeedProvider = Literal["OPENAI", "ANTHROPIC", "GOOGLE"]
 
 
 class AuditEvent(BaseModel):
@@ -41,6 +44,31 @@ class AuditEvent(BaseModel):
     fingerprint: str | None = Field(default=None, description="16 hex digits of the key's SHA-256, when known")
     outcome: AuditOutcome
     detail: str = Field(default="", max_length=200, description="why it failed; never a key")
+
+    @classmethod
+    def about(
+        cls,
+        meta: KeyMetadata,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        *,
+        ts: datetime,
+        actor: str | None = None,
+        detail: str = "",
+    ) -> AuditEvent:
+        """The event for `action` on the key `meta` describes (owner, id, provider, fingerprint from it)."""
+        return cls(
+            ts=ts,
+            tenant=meta.tenant,
+            user=meta.user,
+            actor=actor,
+            action=action,
+            key_id=meta.key_id,
+            provider=seed_name(meta.provider),
+            fingerprint=meta.fingerprint,
+            outcome=outcome,
+            detail=detail,
+        )
 
     @field_validator("ts", mode="before")
     @classmethod

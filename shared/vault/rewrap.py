@@ -35,7 +35,7 @@ from shared.clock import Clock
 from shared.crypto.port import DecryptError, KeyServiceUnavailable, SecretBox
 from shared.store.port import Document, DocumentStore
 from shared.vault.aad import AAD_VERSION, associated_data
-from shared.vault.audit import AuditAction, AuditEvent, AuditOutcome, AuditSink, SeedProvider
+from shared.vault.audit import AuditAction, AuditEvent, AuditOutcome, AuditSink
 from shared.vault.records import KEYS, StoredKey, from_timestamp
 from shared.vault.validation import seed_name
 
@@ -132,7 +132,7 @@ class _Job:
     async def one(self, key_id: str, doc: Document) -> _Outcome:
         try:
             record = StoredKey.from_doc(key_id, doc)
-            provider = seed_name(record.meta.provider)
+            seed_name(record.meta.provider)  # an unknown provider makes the record unreadable
         except (KeyError, TypeError, ValueError):
             self._log.warning("rewrap: provider key record %s is not readable; left as it is", key_id)
             return "failed"
@@ -142,12 +142,12 @@ class _Job:
             secret = await self._box.open(record.ciphertext, aad)
         except (DecryptError, KeyServiceUnavailable) as error:
             detail = "ciphertext does not open" if isinstance(error, DecryptError) else "key service unavailable"
-            await self._record("decrypt_failed", record, provider, "error", detail)
+            await self._record("decrypt_failed", record, "error", detail)
             return "failed"
         try:
             sealed = await self._box.seal(secret, aad)
         except KeyServiceUnavailable:
-            await self._record("rewrap", record, provider, "error", "key service unavailable")
+            await self._record("rewrap", record, "error", "key service unavailable")
             return "failed"
         rewrapped = dataclasses.replace(
             record,
@@ -161,29 +161,16 @@ class _Job:
         ):
             self._log.info("rewrap: %s changed meanwhile (rotated, used or deleted); left to that write", key_id)
             return "lost_race"
-        await self._record("rewrap", rewrapped, provider, "ok", "")
+        await self._record("rewrap", rewrapped, "ok", "")
         return "rewrapped"
 
     async def _unchanged(self, record: StoredKey) -> bool:
         current = await self._store.get(KEYS, record.meta.key_id)
         return current is not None and current.get("version") == record.version
 
-    async def _record(
-        self, action: AuditAction, record: StoredKey, provider: SeedProvider, outcome: AuditOutcome, detail: str
-    ) -> None:
+    async def _record(self, action: AuditAction, record: StoredKey, outcome: AuditOutcome, detail: str) -> None:
         meta = record.meta
-        event = AuditEvent(
-            ts=from_timestamp(self._clock.time()),
-            tenant=meta.tenant,
-            user=meta.user,
-            actor=None,
-            action=action,
-            key_id=meta.key_id,
-            provider=provider,
-            fingerprint=meta.fingerprint,
-            outcome=outcome,
-            detail=detail,
-        )
+        event = AuditEvent.about(meta, action, outcome, ts=from_timestamp(self._clock.time()), detail=detail)
         try:
             await self._audit.publish(event)
         except Exception as error:  # the re-wrap stands; only its trail is missing

@@ -29,7 +29,7 @@ from shared.vault.audit import AuditAction, AuditEvent, AuditOutcome, AuditSink
 from shared.vault.cache import Owner, SecretCache
 from shared.vault.errors import DuplicateKeyName, KeyNotFound, KeyServiceDown, KeyUnusable
 from shared.vault.records import KEYS, NAMES, KeyMetadata, StoredKey, from_timestamp, name_claim_id, new_key_id
-from shared.vault.validation import check_api_key, check_name, check_provider, seed_name
+from shared.vault.validation import check_api_key, check_name, check_provider
 
 __all__ = ["Vault"]
 
@@ -231,17 +231,8 @@ class Vault:
         actor: str | None,
         detail: str = "",
     ) -> None:
-        event = AuditEvent(
-            ts=from_timestamp(self._clock.time()),
-            tenant=meta.tenant,
-            user=meta.user,
-            actor=actor,
-            action=action,
-            key_id=meta.key_id,
-            provider=seed_name(meta.provider),
-            fingerprint=meta.fingerprint,
-            outcome=outcome,
-            detail=detail,
+        event = AuditEvent.about(
+            meta, action, outcome, ts=from_timestamp(self._clock.time()), actor=actor, detail=detail
         )
         try:
             await self._audit.publish(event)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from shared.errors import RequestError
-from shared.vault.audit import SeedProvider
+from shared.events.schema import SeedProvider
 
 __all__ = [
     "MAX_KEY_CHARS",
