@@ -114,7 +114,13 @@ class Gateway:
 
 @contextlib.asynccontextmanager
 async def open_gateway(
-    sim_url: str, admin: SimulatorAdmin, data_dir: Path, box: SecretBox, *, platform_off: tuple[str, ...] = ()
+    sim_url: str,
+    admin: SimulatorAdmin,
+    data_dir: Path,
+    box: SecretBox,
+    *,
+    platform_off: tuple[str, ...] = (),
+    redis_url: str | None = None,
 ) -> AsyncIterator[Gateway]:
     """Both APIs on `data_dir`; the tenants in `platform_off` have platform keys turned off before the
     chat deps exist (the credential source caches that switch per tenant)."""
@@ -128,7 +134,9 @@ async def open_gateway(
         dev_key=DEV_KEY,
         api_key_hash_salt=HASH_SALT,
         encryption_context_salt=CONTEXT_SALT,
-        cache_enabled=False,
+        # With Redis: the response cache, live metrics and signatures all live there (what could leak).
+        cache_enabled=redis_url is not None,
+        redis_url=redis_url,
         breaker_min_requests=4,
     )
     sink, audit = MemorySink(), MemoryAuditSink()

@@ -21,6 +21,7 @@ import grpc
 import openai
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from google.cloud.kms_v1.services.key_management_service.transports import KeyManagementServiceGrpcTransport
 
 from shared.breakers import credential_scope
@@ -276,6 +277,52 @@ async def test_another_tenants_key_cannot_act_for_this_tenants_users(gateway: Ga
     assert served(await gw.chat(intruder))[0] == "OPENAI"
     assert (gw.calls(T2_OPENAI), gw.calls(U_OPENAI)) == (1, 0)
     assert (await gw.keys_http.get(KEYS_PATH, headers=a.headers)).json() == {"keys": [a_key]}
+
+
+def _as_bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+async def _redis_values(url: str) -> bytes:
+    """Every key and value in the Redis database, concatenated, read by type (DUMP may compress)."""
+    client = aioredis.Redis.from_url(url)
+    chunks: list[object] = []
+    try:
+        async for key in client.scan_iter(count=500):
+            chunks.append(key)
+            kind = _as_bytes(await client.type(key)).decode()
+            if kind == "string":
+                chunks.append(await client.get(key))
+            elif kind == "hash":
+                chunks.extend(item for pair in (await client.hgetall(key)).items() for item in pair)
+            elif kind == "list":
+                chunks.extend(await client.lrange(key, 0, -1))
+            elif kind == "set":
+                chunks.extend(await client.smembers(key))
+            elif kind == "zset":
+                chunks.extend(await client.zrange(key, 0, -1))
+    finally:
+        await client.aclose()
+    return b"\n".join(_as_bytes(chunk) for chunk in chunks if chunk is not None)
+
+
+async def test_with_redis_no_key_reaches_redis(
+    sim_url: str, admin: SimulatorAdmin, tmp_path: Path, redis_url: str
+) -> None:
+    box = LocalKeysetBox(tmp_path / "data" / "keyset.json")
+    async with open_gateway(sim_url, admin, tmp_path / "data", box, redis_url=redis_url) as gw:
+        u = await gw.caller("market", "u")
+        await gw.store_key(u, "OPENAI", U_OPENAI)
+        for _ in range(2):  # the second is answered from the Redis response cache
+            await gw.chat(u)
+        assert gw.calls(U_OPENAI) == 1
+        await gw.chat_deps.metrics.flush()
+        stored = await _redis_values(redis_url)
+    assert stored  # the cache and the metrics did write to Redis
+    secrets = [U_OPENAI, *PLATFORM.values(), *gw.used_gateway_keys]
+    for secret in secrets:
+        assert secret.encode() not in stored
+        assert base64.b64encode(secret.encode()) not in stored
 
 
 # --- 7. KMS down -------------------------------------------------------------------------------------------
