@@ -43,6 +43,7 @@ class EventFacts:
     error: GatewayError | None
     cache_hit: bool = False  # `cost` is then what the stored reply cost: the event records it as saved
     credential_id: str | None = None  # the key that paid for the final attempt (Credential.id)
+    route_reason: str | None = None  # x-gateway-route
 
 
 def error_kind(error: GatewayError) -> ErrorKind:
@@ -92,4 +93,5 @@ def build_event(facts: EventFacts) -> UsageEvent:
         ttft_ms=round(facts.ttft * 1000) if facts.ttft is not None and facts.stream else None,
         price_verified=None if cost.unpriced else facts.price_verified,
         credential_id=facts.credential_id if facts.attempts > 0 else None,
+        route_reason=facts.route_reason if facts.attempts > 0 or facts.cache_hit else None,
     )

@@ -42,6 +42,7 @@ class RecordedCall(Protocol):
     started_at: float
     t0: float
     last: Attempt | None
+    note: str  # x-gateway-route, once a route served
 
 
 class Recorder:
@@ -90,6 +91,7 @@ class Recorder:
             cost=cost,
             error=error,
             credential_id=attempt.credential.id if attempt is not None else None,
+            route_reason=call.note or None,
         )
         await self._events.publish(build_event(facts))
 
@@ -128,6 +130,7 @@ class Recorder:
             cost=saved,
             error=None,
             cache_hit=True,
+            route_reason="cache",
         )
         await self._events.publish(build_event(facts))
 

@@ -47,6 +47,7 @@ class Call:
     started_at: float = 1_800_000_000.0
     t0: float = 1000.0
     last: Attempt | None = None
+    note: str = ""
 
 
 def rig() -> tuple[Recorder, MemorySink, Metrics, FakeClock]:
@@ -55,7 +56,7 @@ def rig() -> tuple[Recorder, MemorySink, Metrics, FakeClock]:
 
 
 def served_call() -> Call:
-    return Call(last=Attempt(ROUTE, Credential.platform("gemini", "sk-g"), 1000.0))
+    return Call(last=Attempt(ROUTE, Credential.platform("gemini", "sk-g"), 1000.0), note="cheapest")
 
 
 async def test_a_served_request_records_the_serving_model_and_its_metrics() -> None:
@@ -66,6 +67,7 @@ async def test_a_served_request_records_the_serving_model_and_its_metrics() -> N
     assert (event.provider, event.model, event.model_requested) == ("GOOGLE", "gemini-2.5-flash", "gpt-4o-mini")
     assert (event.attempts, event.status, event.latency_ms) == (2, "ok", 250)
     assert event.credential_id == "platform:" + Credential.platform("gemini", "sk-g").fingerprint
+    assert event.route_reason == "cheapest"
     assert "sk-g" not in event.to_json_bytes().decode()
     assert metrics.calls == [("gemini", "gemini-2.5-flash", None)]
 
@@ -100,6 +102,7 @@ async def test_a_cache_hit_costs_nothing_and_records_what_it_saved() -> None:
     (event,) = sink.events
     assert (event.cache_hit, event.cost_micros, event.cost_saved_micros, event.attempts) == (True, 0, 42, 0)
     assert event.credential_id is None
+    assert event.route_reason == "cache"
     assert event.ttft_ms == 0
     assert metrics.calls == []
 

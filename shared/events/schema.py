@@ -98,6 +98,11 @@ class UsageEvent(BaseModel):
     latency_ms: _Count = Field(description="request start to last byte")
     ttft_ms: _Count | None = Field(default=None, description="streams: request start to first content byte")
     price_verified: bool | None = Field(default=None, description="false: a catalog price marked unverified")
+    route_reason: str | None = Field(
+        default=None,
+        description="why the serving model served (x-gateway-route): requested, cheapest, preferred, cache, or"
+        " fallback after provider/model (why); null when no provider was reached",
+    )
     credential_id: str | None = Field(
         default=None,
         description="the provider key that paid for the final attempt: a BYOK key id, or platform:<fingerprint>"

@@ -140,6 +140,8 @@ async def test_a_long_retry_after_fails_over_at_once(open_gateway: OpenGateway) 
     assert route == "fallback after openai/gpt-4o-mini (rate_limit)"
     assert gw.clock.sleeps == []
     assert gw.calls(KEYS["openai"]) == 1
+    (event,) = gw.sink.events  # the usage event says why, as the header does
+    assert (event.route_reason, event.attempts, event.model) == (route, 2, model)
     assert default_catalog()[model].equivalence_class == "small"
 
 
