@@ -31,6 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.api.chat import ChatApi
 from shared.api.deps import ChatDeps, build_chat_deps
+from shared.api.health import HEALTH_PATH, HealthApi
+from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.api.keys import KEYS_PATH, KeysApi
 from shared.api.keys_deps import KeysDeps
 from shared.providers import PROVIDERS
@@ -121,15 +123,20 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
     return "\n".join(lines)
 
 
-def build_app(api: ChatApi, keys: KeysApi) -> ASGIApp:
+def build_app(api: ChatApi, keys: KeysApi, health: HealthApi) -> ASGIApp:
     """One port for every function's app. Each routes on full paths, so requests go to the keys app by
-    path prefix (/api/ai/keys) and to the chat app otherwise, with the scope untouched. The analytics
-    and health apps join here as their issues land."""
-    chat_app, keys_app = api.asgi(), keys.asgi()
+    path prefix (/api/ai/keys), to the health app by its path (/api/ai/health) and to the chat app
+    otherwise, with the scope untouched. The analytics app joins here as its issue lands."""
+    chat_app, keys_app, health_app = api.asgi(), keys.asgi(), health.asgi()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        target = keys_app if path == KEYS_PATH or path.startswith(KEYS_PATH + "/") else chat_app
+        if path == KEYS_PATH or path.startswith(KEYS_PATH + "/"):
+            target = keys_app
+        elif path == HEALTH_PATH or path.startswith(HEALTH_PATH + "/"):
+            target = health_app
+        else:
+            target = chat_app
         await target(scope, receive, send)
 
     return app
@@ -151,6 +158,20 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def health_deps_for(deps: ChatDeps) -> HealthDeps:
+    """Health over the chat deps' own store, cache, live metrics, breaker board and key ring, so it shows
+    the live state of this very process (closed with the chat deps, not on its own)."""
+    return build_health_deps(
+        deps.settings,
+        store=deps.store,
+        cache=deps.cache,
+        metrics=deps.metrics,
+        breakers=deps.service.breakers,
+        keys=deps.keys,
+        catalog=deps.catalog,
+    )
+
+
 async def serve(deps: ChatDeps, host: str, port: int) -> None:
     async def get() -> ChatDeps:
         return deps
@@ -162,8 +183,13 @@ async def serve(deps: ChatDeps, host: str, port: int) -> None:
     async def get_keys() -> KeysDeps:
         return keys_deps
 
+    health_deps = health_deps_for(deps)
+
+    async def get_health() -> HealthDeps:
+        return health_deps
+
     config = uvicorn.Config(
-        build_app(ChatApi(get), KeysApi(get_keys)),
+        build_app(ChatApi(get), KeysApi(get_keys), HealthApi(get_health)),
         host=host,
         port=port,
         loop="uvloop",

@@ -1,0 +1,82 @@
+"""What health knows at one moment: the facts the collector gathers and the status rules read.
+
+Plain frozen values, no I/O, so the rules (`shared.health.rules`) are a pure function of them and the
+tests can state any situation as a literal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.breakers.state import Phase
+
+__all__ = ["EventsFact", "HealthFacts", "ProviderBreakers", "Reachability", "RouteFact"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reachability:
+    """One dependency ping: did it answer in time, and how long it took (`None` when nothing was called)."""
+
+    ok: bool
+    latency_ms: float | None = None
+    detail: str | None = None  # why not (the error's type, "timeout"), or what was checked instead ("local")
+
+
+@dataclass(frozen=True, slots=True)
+class EventsFact:
+    """The usage-event backlog summed over instances; `None` until something measures it."""
+
+    backlog: int | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFact:
+    """One (provider, model) over the live-metrics window: its route breaker and what the metrics saw."""
+
+    provider: str
+    model: str
+    breaker: Phase
+    requests: int = 0
+    errors: int = 0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    last_error_kind: str | None = None
+
+    @property
+    def error_ratio(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderBreakers:
+    """How many of a provider's catalog routes have their route breaker open or half-open.
+
+    Routes without a breaker record are closed: only routes that tripped ever get one.
+    """
+
+    routes: int
+    open: int = 0
+    half_open: int = 0
+
+    @property
+    def closed(self) -> int:
+        return self.routes - self.open - self.half_open
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFacts:
+    store: Reachability
+    cache: Reachability
+    kms: Reachability
+    events: EventsFact
+    providers: Mapping[str, ProviderBreakers]  # internal provider name -> its route breakers
+    routes: tuple[RouteFact, ...] = ()  # pairs with traffic in the window or a breaker not closed
+    requests: int = 0  # over every catalog route, in the window
+    errors: int = 0
+    window_seconds: float = 300.0  # how much time the metrics window really covers
+
+    @property
+    def error_ratio(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
