@@ -29,12 +29,17 @@ import uvicorn
 import uvloop
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.analytics.duckdb_adapter import DuckDbAnalytics
+from shared.analytics.service import AnalyticsService
+from shared.api.analytics import ANALYTICS_PATH, AnalyticsApi
+from shared.api.analytics_deps import AnalyticsDeps
 from shared.api.chat import ChatApi
-from shared.api.deps import ChatDeps, build_chat_deps
+from shared.api.deps import ChatDeps, build_chat_deps, events_dir
 from shared.api.health import HEALTH_PATH, HealthApi
 from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.api.keys import KEYS_PATH, KeysApi
 from shared.api.keys_deps import KeysDeps
+from shared.clock import SystemClock
 from shared.providers import PROVIDERS
 from shared.settings import Settings
 
@@ -123,20 +128,16 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
     return "\n".join(lines)
 
 
-def build_app(api: ChatApi, keys: KeysApi, health: HealthApi) -> ASGIApp:
-    """One port for every function's app. Each routes on full paths, so requests go to the keys app by
-    path prefix (/api/ai/keys), to the health app by its path (/api/ai/health) and to the chat app
-    otherwise, with the scope untouched. The analytics app joins here as its issue lands."""
-    chat_app, keys_app, health_app = api.asgi(), keys.asgi(), health.asgi()
+def build_app(api: ChatApi, keys: KeysApi, health: HealthApi, analytics: AnalyticsApi) -> ASGIApp:
+    """One port for every function's app. Each routes on full paths, so requests go by path prefix to
+    the keys (/api/ai/keys), health (/api/ai/health) and analytics (/api/ai/analytics) apps and to the
+    chat app otherwise, with the scope untouched."""
+    apps = ((KEYS_PATH, keys.asgi()), (HEALTH_PATH, health.asgi()), (ANALYTICS_PATH, analytics.asgi()))
+    chat_app = api.asgi()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if path == KEYS_PATH or path.startswith(KEYS_PATH + "/"):
-            target = keys_app
-        elif path == HEALTH_PATH or path.startswith(HEALTH_PATH + "/"):
-            target = health_app
-        else:
-            target = chat_app
+        target = next((a for prefix, a in apps if path == prefix or path.startswith(prefix + "/")), chat_app)
         await target(scope, receive, send)
 
     return app
@@ -172,7 +173,9 @@ def health_deps_for(deps: ChatDeps) -> HealthDeps:
     )
 
 
-async def serve(deps: ChatDeps, host: str, port: int) -> None:
+def app_for(deps: ChatDeps) -> ASGIApp:
+    """Every function's app over one process's chat deps (one store, one vault, one metrics)."""
+
     async def get() -> ChatDeps:
         return deps
 
@@ -188,8 +191,24 @@ async def serve(deps: ChatDeps, host: str, port: int) -> None:
     async def get_health() -> HealthDeps:
         return health_deps
 
+    # Analytics reads this process's sealed event segments with DuckDB; cost analysis uses this chat core.
+    analytics_deps = AnalyticsDeps(
+        settings=deps.settings,
+        keys=deps.keys,
+        store=deps.store,
+        analytics=AnalyticsService(DuckDbAnalytics(events_dir(deps.settings.data_dir)), SystemClock()),
+        chat=lambda: deps,
+    )
+
+    async def get_analytics() -> AnalyticsDeps:
+        return analytics_deps
+
+    return build_app(ChatApi(get), KeysApi(get_keys), HealthApi(get_health), AnalyticsApi(get_analytics))
+
+
+async def serve(deps: ChatDeps, host: str, port: int) -> None:
     config = uvicorn.Config(
-        build_app(ChatApi(get), KeysApi(get_keys), HealthApi(get_health)),
+        app_for(deps),
         host=host,
         port=port,
         loop="uvloop",

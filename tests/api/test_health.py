@@ -16,13 +16,10 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from local.devserver import build_app, health_deps_for
-from shared.api.chat import ChatApi
-from shared.api.deps import ChatDeps, build_chat_deps
+from local.devserver import app_for, health_deps_for
+from shared.api.deps import build_chat_deps
 from shared.api.health import HEALTH_PATH, HealthApi
 from shared.api.health_deps import HealthDeps, build_health_deps
-from shared.api.keys import KeysApi
-from shared.api.keys_deps import KeysDeps
 from shared.breakers import BreakerBoard, BreakerPolicy, route_scope
 from shared.catalog import Catalog, default_catalog
 from shared.gateway_keys import GatewayKeyStore
@@ -186,18 +183,20 @@ async def test_the_dev_server_routes_health_over_the_chat_deps(tmp_path: Path) -
         health = health_deps_for(chat)
         assert (health.store, health.metrics, health.breakers) == (chat.store, chat.metrics, chat.service.breakers)
 
-        async def get_chat() -> ChatDeps:
-            return chat
-
-        async def get_keys() -> KeysDeps:
-            return KeysDeps(chat.settings, chat.vault, chat.keys, chat.store, chat.audit)
-
-        app = build_app(ChatApi(get_chat), KeysApi(get_keys), HealthApi(_ready(health)))
+        app = app_for(chat)
         chat.metrics.record("anthropic", "claude-haiku-4-5-20251001", error_kind=None, latency_s=0.1, ttft_s=None)
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://dev.test") as client:
             response = await client.get(HEALTH_PATH, headers=AUTH)
         assert response.status_code == 200
         haiku = response.json()["services"]["providers"]["ANTHROPIC"]["claude-haiku-4-5-20251001"]
         assert haiku["requests"] == 1
+        # The same port serves every function's app by path.
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://dev.test") as client:
+            analytics = await client.get("/api/ai/analytics?days=7", headers=AUTH)
+            keys = await client.get("/api/ai/keys", headers=AUTH)
+            models = await client.get("/v1/models", headers=AUTH)
+        assert (analytics.status_code, keys.status_code, models.status_code) == (200, 200, 200)
+        assert analytics.json()["usage"]["requests"] == 0
+        assert keys.json() == {"keys": []}
     finally:
         await chat.aclose()

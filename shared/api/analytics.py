@@ -1,0 +1,182 @@
+"""The analytics function's HTTP surface.
+
+    GET  /api/ai/analytics?days=30&detailed=true   -> 200 the analytics report (shared.analytics.service)
+    POST /api/ai/analytics/costs   {seed chat body} -> 200 the seed's `analyzeCosts` (no provider is called)
+
+Routes on the full path, served by the same `AnalyticsApi` behind the Cloud Function entry point
+(`dispatch`, called by `functions/analytics/main.py`) and mounted in the dev server (`asgi`). Every
+route needs a gateway key with the `analytics` scope (401 without a valid key, 403 without the scope).
+`days` is 1 to 365 (default 30) and `detailed` true or false (default false), else 400 naming the
+parameter. Errors use the seed envelope. USD amounts are written with exactly 6 decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from shared.analytics.port import AnalyticsUnavailable
+from shared.api.body import ECHO
+from shared.api.envelopes import seed_error
+from shared.api.seed_wire import parse_seed_request
+from shared.api.timing import ServerTiming
+from shared.auth import authenticate
+from shared.errors import GatewayError, RequestError
+from shared.identity import Identity
+from shared.routing.analysis import to_seed
+
+if TYPE_CHECKING:
+    from shared.api.analytics_deps import AnalyticsDeps
+
+__all__ = ["ANALYTICS_PATH", "COSTS_PATH", "AnalyticsApi", "parse_days", "parse_detailed"]
+
+ANALYTICS_PATH = "/api/ai/analytics"
+COSTS_PATH = ANALYTICS_PATH + "/costs"
+JSON = "application/json"
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+Handler = Callable[["AnalyticsDeps", Identity, Request], Awaitable[Response]]
+
+
+class AnalyticsApi:
+    def __init__(self, deps: Callable[[], Awaitable[AnalyticsDeps]]) -> None:
+        self._deps = deps
+        self.routes = [
+            Route(ANALYTICS_PATH, self._endpoint(_report), methods=["GET"]),
+            Route(COSTS_PATH, self._endpoint(_costs), methods=["POST"]),
+        ]
+
+    def asgi(self) -> Starlette:
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return _no_route(request.url.path, ())
+
+        async def not_allowed(request: Request, exc: Exception) -> Response:
+            return _no_route(request.url.path, self._allowed(request))
+
+        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
+
+    async def dispatch(self, request: Request) -> Response:
+        """The Cloud Function entry: the same routes, matched on the full path."""
+        for route in self.routes:
+            match, child = route.matches(request.scope)
+            if match is Match.FULL:
+                response: Response = await route.endpoint(Request({**request.scope, **child}, request.receive))
+                return response
+        return _no_route(request.url.path, self._allowed(request))
+
+    def _allowed(self, request: Request) -> list[str]:
+        methods: set[str] = set()
+        for route in self.routes:
+            if route.matches(request.scope)[0] is not Match.NONE:
+                methods.update(m for m in route.methods or () if m != "HEAD")
+        return sorted(methods)
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            timing = ServerTiming()
+            deps = await self._deps()
+            try:
+                identity = await authenticate(request.headers, deps.keys, scope="analytics")
+                response = await handler(deps, identity, request)
+            except GatewayError as error:
+                return _error(error, timing)
+            except AnalyticsUnavailable:
+                return _error(GatewayError("analytics are unavailable: try again shortly", status=503), timing)
+            response.headers.update(timing.header())
+            return response
+
+        return endpoint
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+
+async def _report(deps: AnalyticsDeps, identity: Identity, request: Request) -> Response:
+    days = parse_days(request.query_params.getlist("days"))
+    detailed = parse_detailed(request.query_params.getlist("detailed"))
+    return _json(await deps.analytics.report(identity, days, detailed))
+
+
+async def _costs(deps: AnalyticsDeps, identity: Identity, request: Request) -> Response:
+    body = await _read_body(request, deps.body_limit)
+    chat_request, options = parse_seed_request(body, request.headers)
+    service = await deps.chat_service()
+    return _json(to_seed(service.analyze_costs(chat_request, options)))
+
+
+# --- parameters and rendering ---------------------------------------------------------------------
+
+
+def _one(values: Sequence[str], name: str) -> str | None:
+    if len(set(values)) > 1:
+        raise RequestError(f"{name} was sent more than once with different values: send one", field=name)
+    return values[0].strip() if values else None
+
+
+def parse_days(values: Sequence[str]) -> int:
+    """The `days` query parameter: an integer 1 to 365, 30 when absent."""
+    value = _one(values, "days")
+    if value is None:
+        return 30
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 365:
+        raise RequestError(f"days must be an integer from 1 to 365, not {value[:ECHO]!r}", field="days")
+    return int(value)
+
+
+def parse_detailed(values: Sequence[str]) -> bool:
+    """The `detailed` query parameter: true/false (or 1/0), false when absent."""
+    value = _one(values, "detailed")
+    if value is None:
+        return False
+    found = _BOOLEANS.get(value.lower())
+    if found is None:
+        raise RequestError(f"detailed must be true or false, not {value[:ECHO]!r}", field="detailed")
+    return found
+
+
+def _decimal(value: object) -> orjson.Fragment:
+    # USD amounts come as Decimals with 6 places: written as they are, never through a float.
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f"))
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json(content: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(content, default=_decimal), status_code=status, media_type=JSON)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise too_big
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _error(error: GatewayError, timing: ServerTiming) -> Response:
+    status, headers, content = seed_error(error)
+    return Response(content, status_code=status, headers={**headers, **timing.header()})
+
+
+def _no_route(path: str, allowed: Sequence[str]) -> Response:
+    """404 for an unknown path, 405 (with `Allow`) for a known path and another method; seed envelope."""
+    if allowed:
+        status, headers, content = seed_error(RequestError("method not allowed", status=405))
+        headers = {**headers, "allow": ", ".join(allowed)}
+    else:
+        status, headers, content = seed_error(RequestError(f"no route for {path[:ECHO]}", status=404))
+    return Response(content, status_code=status, headers={**headers, **ServerTiming().header()})
