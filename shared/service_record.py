@@ -107,6 +107,8 @@ class Recorder:
         t0: float,
         stream: bool,
     ) -> None:
+        if self._metrics is not None:
+            self._metrics.record_hit(reply.provider, reply.model)
         entry = self._catalog.get(reply.model)
         saved = (
             UNPRICED

@@ -37,6 +37,9 @@ class Metrics(LiveMetrics):
     ) -> None:
         self.calls.append((provider, model, error_kind))
 
+    def record_hit(self, provider: str, model: str) -> None:
+        self.calls.append((provider, model, "cache_hit"))
+
 
 @dataclass
 class Call:
@@ -104,7 +107,7 @@ async def test_a_cache_hit_costs_nothing_and_records_what_it_saved() -> None:
     assert event.credential_id is None
     assert event.route_reason == "cache"
     assert event.ttft_ms == 0
-    assert metrics.calls == []
+    assert metrics.calls == [("gemini", "gemini-2.5-flash", "cache_hit")]  # a hit, not a provider call
 
 
 @pytest.mark.parametrize("request_id", [None, "given"])

@@ -93,6 +93,7 @@ class HealthCollector:
             routes=tuple(routes),
             requests=sum(s.requests for s in snapshots),
             errors=sum(s.errors for s in snapshots),
+            cache_hits=sum(s.cache_hits for s in snapshots),
             # The newest minute is still running: the window covers the full older minutes and part of it.
             window_seconds=(self._minutes - 1) * MINUTE + max(1.0, wall - minute_of(wall)),
         )

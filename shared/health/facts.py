@@ -75,8 +75,14 @@ class HealthFacts:
     routes: tuple[RouteFact, ...] = ()  # pairs with traffic in the window or a breaker not closed
     requests: int = 0  # over every catalog route, in the window
     errors: int = 0
+    cache_hits: int = 0  # requests answered from the response cache, in the window
     window_seconds: float = 300.0  # how much time the metrics window really covers
 
     @property
     def error_ratio(self) -> float | None:
         return self.errors / self.requests if self.requests else None
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        answered = self.requests + self.cache_hits
+        return self.cache_hits / answered if answered else None

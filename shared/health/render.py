@@ -10,7 +10,7 @@ Public (no key): `{"status"}` only. With a gateway key, the full report:
      "metrics": {"requestRate", "errorRate", "cacheHitRate", "windowSeconds"}}
 
 `requestRate` is requests per second over the window, `errorRate` a ratio (null without requests).
-`cacheHitRate` is null: the live metrics do not count cache hits yet. A dependency that failed also
+`cacheHitRate` is cache hits over all answered requests in the window (null without any). A dependency that failed also
 says why (`detail`), never more than an error type.
 """
 
@@ -48,7 +48,7 @@ def full_body(facts: HealthFacts, status: Status) -> dict[str, Any]:
         "metrics": {
             "requestRate": round(facts.requests / facts.window_seconds, 4),
             "errorRate": None if ratio is None else round(ratio, 4),
-            "cacheHitRate": None,
+            "cacheHitRate": None if facts.cache_hit_rate is None else round(facts.cache_hit_rate, 4),
             "windowSeconds": round(facts.window_seconds, 1),
         },
     }

@@ -101,6 +101,7 @@ class MetricsSnapshot:
     ttft_p95: float | None = None
     latency_p50: float | None = None
     latency_p95: float | None = None
+    cache_hits: int = 0  # requests answered from the response cache (not in `requests`)
     complete: bool = True
 
     @property
@@ -152,4 +153,5 @@ def summarize(provider: str, model: str, minutes: int, buckets: Iterable[Mapping
         ttft_p95=estimate_quantile(ttft, 0.95),
         latency_p50=estimate_quantile(latency, 0.5),
         latency_p95=estimate_quantile(latency, 0.95),
+        cache_hits=int(total.get("hit", 0)),
     )

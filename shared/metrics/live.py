@@ -94,6 +94,15 @@ class LiveMetrics:
         except Exception as exc:  # metrics never fail a request, not even on a bug here
             self._warn("record", exc)
 
+    def record_hit(self, provider: str, model: str) -> None:
+        """Count one request answered from the response cache (no provider call): kept apart from `n`, so
+        provider error ratios and latencies stay about provider calls. Never raises, never does I/O."""
+        try:
+            self._bucket((provider, model, minute_of(self._clock.time()))).add("hit")
+            self._start_flusher()
+        except Exception as exc:
+            self._warn("record_hit", exc)
+
     def _bucket(self, slot: _Slot) -> Bucket:
         bucket = self._pending.get(slot)
         if bucket is None:

@@ -59,3 +59,8 @@ def test_events_ok(backlog: int | None, ok: bool | None) -> None:
 def test_a_provider_without_catalog_routes_cannot_make_everything_open() -> None:
     facts = replace(BASE, providers={"openai": ProviderBreakers(routes=3, open=3), "gemini": ProviderBreakers(0)})
     assert assess(facts) == "degraded"
+
+
+@pytest.mark.parametrize(("requests", "hits", "rate"), [(0, 0, None), (3, 1, 0.25), (0, 2, 1.0), (4, 0, 0.0)])
+def test_the_cache_hit_rate_is_hits_over_every_answered_request(requests: int, hits: int, rate: float | None) -> None:
+    assert replace(BASE, requests=requests, cache_hits=hits).cache_hit_rate == rate

@@ -49,6 +49,19 @@ async def test_record_flush_snapshot(env: Env) -> None:
     assert (await metrics.snapshot("anthropic", "gpt-4o")).requests == 0
 
 
+async def test_cache_hits_are_counted_apart_from_provider_calls(env: Env) -> None:
+    first, _ = env.make()
+    second, _ = env.make()
+    record_ok(first, 0.2)
+    first.record_hit("openai", "gpt-4o")
+    second.record_hit("openai", "gpt-4o")
+    await first.flush()
+    await second.flush()
+    snapshot = await first.snapshot("openai", "gpt-4o")
+    # Hits add up across instances and leave the provider's request count and error rate alone.
+    assert (snapshot.cache_hits, snapshot.requests, snapshot.error_rate) == (2, 1, 0.0)
+
+
 async def test_two_instances_add_up(env: Env) -> None:
     first, _ = env.make()
     second, _ = env.make()
