@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 SIM_PORT ?= 8090
 FIRESTORE_EMULATOR := tools/firestore-emulator
 FIRESTORE_EMULATOR_STAMP := $(FIRESTORE_EMULATOR)/node_modules/.installed
+PUBSUB_VENV := .venv-pubsub
+PUBSUB_STAMP := $(PUBSUB_VENV)/.installed
 
-.PHONY: tools node test lint typecheck pytest run simulator venv clean bench
+.PHONY: tools node pubsub-emulator test lint typecheck pytest run simulator venv clean bench
 
 venv: $(STAMP)
 
@@ -22,7 +24,7 @@ test: venv tools lint typecheck pytest
 # The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
 # openssl; the document store tests start the Firestore emulator (unless FIRESTORE_EMULATOR_HOST names
 # one), a Node package pinned in $(FIRESTORE_EMULATOR). Install what the machine lacks from Debian's packages.
-tools: node $(FIRESTORE_EMULATOR_STAMP)
+tools: node $(FIRESTORE_EMULATOR_STAMP) pubsub-emulator
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null || \
 		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; } || \
 		{ echo "make test needs redis-server and openssl (apt-get install redis-server openssl)"; exit 1; }
@@ -35,6 +37,14 @@ node:
 # Installed exactly from the lock file; again whenever package.json or the lock file is newer.
 $(FIRESTORE_EMULATOR_STAMP): $(FIRESTORE_EMULATOR)/package.json $(FIRESTORE_EMULATOR)/package-lock.json | node
 	cd $(FIRESTORE_EMULATOR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The Pub/Sub emulator of the events tests (PyPI cloudbox, pinned and patched) in a venv of its own; again
+# whenever the setup script changes. tests/pubsub_emulator.py starts it unless PUBSUB_EMULATOR_HOST is set.
+pubsub-emulator: $(PUBSUB_STAMP)
+
+$(PUBSUB_STAMP): tools/pubsub-emulator/setup.sh
+	PYTHON=$(PYTHON) tools/pubsub-emulator/setup.sh $(PUBSUB_VENV)
 	@touch $@
 
 lint: venv

@@ -71,6 +71,9 @@ ENV_VARS: tuple[str, ...] = (
     "GOOGLE_CLOUD_KEYRING_ID",
     "GOOGLE_CLOUD_KEY_ID",
     "KMS_ENDPOINT",
+    "EVENTS_BACKEND",
+    "PUBSUB_USAGE_TOPIC",
+    "PUBSUB_AUDIT_TOPIC",
     "CONNECT_TIMEOUT_SECONDS",
     "FIRST_BYTE_TIMEOUT_SECONDS",
     "STREAM_IDLE_TIMEOUT_SECONDS",
@@ -96,6 +99,8 @@ _BOOL_FORMS = "true/false, 1/0, on/off or yes/no (any case)"
 # The seed's provider spellings (OPENAI, ANTHROPIC, GOOGLE) and the internal names, both in any case.
 _ORDER_NAMES = {"openai": "openai", "anthropic": "anthropic", "google": "gemini", "gemini": "gemini"}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Pub/Sub's resource-name rule for a topic id (cloud.google.com/pubsub/docs/pubsub-basics#resource_names).
+_TOPIC_ID = re.compile(r"[A-Za-z][A-Za-z0-9._~+%-]{2,254}")
 # Visible ASCII only: a key goes into an HTTP header, where anything else is refused or mangled.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
@@ -146,6 +151,11 @@ class Settings:
     google_cloud_key_id: str | None = None
     # host:port of a KMS gRPC endpoint other than Google's (tests); unset: the real service.
     kms_endpoint: str | None = None
+    # Where usage events go (architecture, Usage events): `local` (segment files under GATEWAY_DATA_DIR/events)
+    # or `pubsub` (the batching publisher, to these topic ids in GOOGLE_CLOUD_PROJECT_ID).
+    events_backend: str = "local"
+    pubsub_usage_topic: str = "usage-events"
+    pubsub_audit_topic: str = "audit-events"
     connect_timeout_seconds: float = 5.0
     first_byte_timeout_seconds: float = 60.0
     stream_idle_timeout_seconds: float = 60.0
@@ -198,6 +208,9 @@ class Settings:
             google_cloud_keyring_id=env.raw("GOOGLE_CLOUD_KEYRING_ID"),
             google_cloud_key_id=env.raw("GOOGLE_CLOUD_KEY_ID"),
             kms_endpoint=env.raw("KMS_ENDPOINT"),
+            events_backend=env.parse("EVENTS_BACKEND", d.events_backend, _events_backend),
+            pubsub_usage_topic=env.parse("PUBSUB_USAGE_TOPIC", d.pubsub_usage_topic, _topic_id),
+            pubsub_audit_topic=env.parse("PUBSUB_AUDIT_TOPIC", d.pubsub_audit_topic, _topic_id),
             connect_timeout_seconds=env.positive("CONNECT_TIMEOUT_SECONDS", d.connect_timeout_seconds),
             first_byte_timeout_seconds=env.positive("FIRST_BYTE_TIMEOUT_SECONDS", d.first_byte_timeout_seconds),
             stream_idle_timeout_seconds=env.positive("STREAM_IDLE_TIMEOUT_SECONDS", d.stream_idle_timeout_seconds),
@@ -397,3 +410,19 @@ def _kms_backend(value: str) -> str:
     if backend not in ("local", "gcp"):
         raise ValueError("expected local or gcp")
     return backend
+
+
+def _events_backend(value: str) -> str:
+    backend = value.strip().lower()
+    if backend not in ("local", "pubsub"):
+        raise ValueError("expected local or pubsub")
+    return backend
+
+
+def _topic_id(value: str) -> str:
+    # A topic id, not a path: the project comes from GOOGLE_CLOUD_PROJECT_ID.
+    if not _TOPIC_ID.fullmatch(value) or value.lower().startswith("goog"):
+        raise ValueError(
+            "expected a Pub/Sub topic id: 3 to 255 of letters, digits, - _ . ~ + %, starting with a letter, not goog"
+        )
+    return value

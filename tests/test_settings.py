@@ -95,6 +95,7 @@ def test_defaults() -> None:
     assert (s.cache_enabled, s.cache_ttl_seconds, s.cache_max_size) == (True, 300, 1000)
     assert s.api_key_hash_salt is None
     assert s.encryption_context_salt is None
+    assert (s.events_backend, s.pubsub_usage_topic, s.pubsub_audit_topic) == ("local", "usage-events", "audit-events")
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\t"])
@@ -120,6 +121,9 @@ FULL_ENV = {
     "GOOGLE_CLOUD_KEYRING_ID": "gateway",
     "GOOGLE_CLOUD_KEY_ID": "provider-keys",
     "KMS_ENDPOINT": "127.0.0.1:9999",
+    "EVENTS_BACKEND": "PubSub",
+    "PUBSUB_USAGE_TOPIC": "gateway-usage",
+    "PUBSUB_AUDIT_TOPIC": "gateway-audit",
     "GATEWAY_DATA_DIR": "/var/lib/gateway",
     "GATEWAY_DEV_KEY": "dev-secret-1",
     "OPENAI_API_KEY": "sk-one, sk-two",
@@ -181,6 +185,11 @@ def test_every_variable_is_parsed() -> None:
         "demo-project",
     )
     assert (s.kms_backend, s.kms_endpoint) == ("gcp", "127.0.0.1:9999")
+    assert (s.events_backend, s.pubsub_usage_topic, s.pubsub_audit_topic) == (
+        "pubsub",
+        "gateway-usage",
+        "gateway-audit",
+    )
     assert (s.google_cloud_location_id, s.google_cloud_keyring_id, s.google_cloud_key_id) == (
         "europe-west1",
         "gateway",
@@ -215,6 +224,24 @@ def test_an_unknown_store_backend_is_refused_naming_the_variable() -> None:
 def test_an_unknown_kms_backend_is_refused_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match=r"KMS_BACKEND.*local or gcp"):
         Settings.from_env({"KMS_BACKEND": "vault"})
+
+
+def test_an_unknown_events_backend_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"EVENTS_BACKEND.*local or pubsub"):
+        Settings.from_env({"EVENTS_BACKEND": "kafka"})
+
+
+@pytest.mark.parametrize("variable", ["PUBSUB_USAGE_TOPIC", "PUBSUB_AUDIT_TOPIC"])
+@pytest.mark.parametrize(
+    "value", ["ab", "1usage", "projects/p/topics/usage", "usage events", "goog-usage", "u" * 256, "usage/x"]
+)
+def test_a_bad_topic_id_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    assert "Pub/Sub topic id" in bad(variable, value).message
+
+
+@pytest.mark.parametrize("value", ["abc", "Usage.events_v2~+%", "u" * 255])
+def test_topic_ids_at_the_edges_of_the_rule_are_accepted(value: str) -> None:
+    assert Settings.from_env({"PUBSUB_USAGE_TOPIC": value}).pubsub_usage_topic == value
 
 
 def test_relative_data_dir_is_kept_relative_to_the_current_directory() -> None:

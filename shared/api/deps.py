@@ -35,14 +35,14 @@ from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
 from shared.routing import LatencyView, Router, RouterConfig
 from shared.service import AIService
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from shared.store import DocumentStore, build_store
 from shared.transport import make_client
 from shared.vault.audit import AuditSink
 from shared.vault.build import build_vault
 from shared.vault.service import Vault
 
-__all__ = ["ChatDeps", "build_chat_deps", "events_dir"]
+__all__ = ["ChatDeps", "build_chat_deps", "build_event_sink", "events_dir"]
 
 
 def events_dir(data_dir: Path) -> Path:
@@ -76,6 +76,19 @@ class ChatDeps:
         await self.store.close()
 
 
+def build_event_sink(settings: Settings) -> EventSink:
+    """Usage events: per-process segment files (embedded), or Pub/Sub (`EVENTS_BACKEND=pubsub`, topic
+    `PUBSUB_USAGE_TOPIC` in `GOOGLE_CLOUD_PROJECT_ID`; events spill under GATEWAY_DATA_DIR/spill/)."""
+    if settings.events_backend != "pubsub":
+        return LocalSegmentSink(events_dir(settings.data_dir))
+    if not settings.google_cloud_project_id:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topic")
+    from shared.events.pubsub_sink import PubSubSink  # the Pub/Sub client loads only when it is used
+
+    topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_usage_topic}"
+    return PubSubSink(topic, settings.data_dir / "spill")
+
+
 def build_chat_deps(
     settings: Settings,
     *,
@@ -96,7 +109,7 @@ def build_chat_deps(
         read_timeout=max(settings.first_byte_timeout_seconds, settings.stream_idle_timeout_seconds),
         transport=transport,
     )
-    sink = events if events is not None else LocalSegmentSink(events_dir(settings.data_dir))
+    sink = events if events is not None else build_event_sink(settings)
     # One cache port per instance: in-process, or an L1 in front of Redis when REDIS_URL is set.
     cache = build_cache(
         redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert, max_entries=settings.cache_max_size

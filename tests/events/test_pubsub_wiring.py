@@ -1,0 +1,58 @@
+"""EVENTS_BACKEND=pubsub: the chat deps publish each request's usage event to the configured topic (on the
+Pub/Sub emulator), before the reply is returned to the caller; a missing project is a clear settings error."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from shared.api.deps import build_chat_deps, build_event_sink
+from shared.events.local_sink import LocalSegmentSink
+from shared.events.schema import UsageEvent
+from shared.identity import Identity
+from shared.settings import Settings, SettingsError
+from shared.unified import ChatRequest, Message
+from tests.events.conftest import PROJECT, Channel
+from tests.events.test_pubsub_sink import pull
+
+WHO = Identity(tenant="shop", key_id="gk_1", user="u-1", scopes=frozenset({"chat"}))
+
+
+def settings(tmp_path: Path, sim_url: str, topic: str) -> Settings:
+    return dataclasses.replace(
+        Settings(),
+        data_dir=tmp_path,
+        dev_key="gw-pubsub-wiring-key",
+        provider_keys=MappingProxyType({"openai": ("sk-pubsub-wiring",), "anthropic": (), "gemini": ()}),
+        base_urls=MappingProxyType({**Settings().base_urls, "openai": f"{sim_url}/v1"}),
+        router_cost_optimization=False,
+        events_backend="pubsub",
+        google_cloud_project_id=PROJECT,
+        pubsub_usage_topic=topic.rsplit("/", 1)[1],
+    )
+
+
+async def test_a_chat_requests_usage_event_reaches_the_topic(tmp_path: Path, sim_url: str, channel: Channel) -> None:
+    deps = build_chat_deps(settings(tmp_path, sim_url, channel.topic))
+    try:
+        result = await deps.service.chat(
+            ChatRequest(model="gpt-4o-mini", messages=(Message(role="user", content="hi"),)), WHO
+        )
+        await deps.events.flush()
+    finally:
+        await deps.aclose()
+    (message,) = pull(channel, 1)
+    event = UsageEvent.from_json_bytes(message.data)
+    assert (event.request_id, event.tenant, event.provider, event.status) == (result.request_id, "shop", "OPENAI", "ok")
+    assert dict(message.attributes)["tenant"] == "shop"
+
+
+def test_the_embedded_sink_is_the_default_and_pubsub_needs_a_project(tmp_path: Path) -> None:
+    assert isinstance(build_event_sink(dataclasses.replace(Settings(), data_dir=tmp_path)), LocalSegmentSink)
+    missing = dataclasses.replace(Settings(), data_dir=tmp_path, events_backend="pubsub")
+    with pytest.raises(SettingsError) as caught:
+        build_event_sink(missing)
+    assert caught.value.variable == "GOOGLE_CLOUD_PROJECT_ID"
