@@ -10,7 +10,7 @@ FIRESTORE_EMULATOR_STAMP := $(FIRESTORE_EMULATOR)/node_modules/.installed
 PUBSUB_VENV := .venv-pubsub
 PUBSUB_STAMP := $(PUBSUB_VENV)/.installed
 
-.PHONY: tools node pubsub-emulator test lint typecheck pytest run simulator venv clean bench
+.PHONY: tools node pubsub-emulator bigquery-emulator test lint typecheck pytest run simulator venv clean bench
 
 venv: $(STAMP)
 
@@ -24,7 +24,7 @@ test: venv tools lint typecheck pytest
 # The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
 # openssl; the document store tests start the Firestore emulator (unless FIRESTORE_EMULATOR_HOST names
 # one), a Node package pinned in $(FIRESTORE_EMULATOR). Install what the machine lacks from Debian's packages.
-tools: node $(FIRESTORE_EMULATOR_STAMP) pubsub-emulator
+tools: node $(FIRESTORE_EMULATOR_STAMP) pubsub-emulator bigquery-emulator
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null || \
 		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; } || \
 		{ echo "make test needs redis-server and openssl (apt-get install redis-server openssl)"; exit 1; }
@@ -46,6 +46,11 @@ pubsub-emulator: $(PUBSUB_STAMP)
 $(PUBSUB_STAMP): tools/pubsub-emulator/setup.sh
 	PYTHON=$(PYTHON) tools/pubsub-emulator/setup.sh $(PUBSUB_VENV)
 	@touch $@
+
+# The BigQuery emulator of the analytics tests (PyPI bqemulator with DuckDB 1.5.5 and its extensions from
+# their wheels, offline) in .venv-bq; the script is idempotent behind a stamp named after the pinned set.
+bigquery-emulator:
+	@PYTHON=$(PYTHON) tools/bigquery-emulator/setup.sh
 
 lint: venv
 	$(BIN)/ruff check .

@@ -44,9 +44,16 @@ def _exact_quantile(node: exp.Expression) -> exp.Expression:
     )
 
 
+def _countif_zero(node: exp.Expression) -> exp.Expression:
+    # BigQuery's COUNTIF over no rows is 0; DuckDB's COUNT_IF is NULL. Keep BigQuery's meaning.
+    if isinstance(node, exp.CountIf) and not isinstance(node.parent, exp.Coalesce):
+        return exp.Coalesce(this=node.copy(), expressions=[exp.Literal.number(0)])
+    return node
+
+
 def to_duckdb(bigquery_sql: str) -> DuckDbQuery:
     """The DuckDB form of one BigQuery query, with its parameter names (`@x` becomes `$x`)."""
-    tree = sqlglot.parse_one(bigquery_sql, read="bigquery").transform(_exact_quantile)
+    tree = sqlglot.parse_one(bigquery_sql, read="bigquery").transform(_exact_quantile).transform(_countif_zero)
     if tree.find(exp.ApproxQuantiles) is not None:
         raise ValueError("APPROX_QUANTILES is only translated as APPROX_QUANTILES(x, k)[OFFSET(n)]")
     names = frozenset(p.name for p in tree.find_all(exp.Parameter, exp.Placeholder) if p.name)
