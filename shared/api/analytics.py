@@ -20,11 +20,12 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Route
 
 from shared.analytics.port import AnalyticsUnavailable
 from shared.api.body import ECHO
 from shared.api.envelopes import seed_error
+from shared.api.route_table import RouteTable
 from shared.api.seed_wire import parse_seed_request
 from shared.api.timing import ServerTiming
 from shared.auth import authenticate
@@ -48,35 +49,19 @@ Handler = Callable[["AnalyticsDeps", Identity, Request], Awaitable[Response]]
 class AnalyticsApi:
     def __init__(self, deps: Callable[[], Awaitable[AnalyticsDeps]]) -> None:
         self._deps = deps
-        self.routes = [
-            Route(ANALYTICS_PATH, self._endpoint(_report), methods=["GET"]),
-            Route(COSTS_PATH, self._endpoint(_costs), methods=["POST"]),
-        ]
+        self.table = RouteTable(
+            [
+                Route(ANALYTICS_PATH, self._endpoint(_report), methods=["GET"]),
+                Route(COSTS_PATH, self._endpoint(_costs), methods=["POST"]),
+            ]
+        )
 
     def asgi(self) -> Starlette:
-        async def not_found(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, ())
-
-        async def not_allowed(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, self._allowed(request))
-
-        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
+        return self.table.asgi()
 
     async def dispatch(self, request: Request) -> Response:
         """The Cloud Function entry: the same routes, matched on the full path."""
-        for route in self.routes:
-            match, child = route.matches(request.scope)
-            if match is Match.FULL:
-                response: Response = await route.endpoint(Request({**request.scope, **child}, request.receive))
-                return response
-        return _no_route(request.url.path, self._allowed(request))
-
-    def _allowed(self, request: Request) -> list[str]:
-        methods: set[str] = set()
-        for route in self.routes:
-            if route.matches(request.scope)[0] is not Match.NONE:
-                methods.update(m for m in route.methods or () if m != "HEAD")
-        return sorted(methods)
+        return await self.table.dispatch(request)
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -170,13 +155,3 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _error(error: GatewayError, timing: ServerTiming) -> Response:
     status, headers, content = seed_error(error)
     return Response(content, status_code=status, headers={**headers, **timing.header()})
-
-
-def _no_route(path: str, allowed: Sequence[str]) -> Response:
-    """404 for an unknown path, 405 (with `Allow`) for a known path and another method; seed envelope."""
-    if allowed:
-        status, headers, content = seed_error(RequestError("method not allowed", status=405))
-        headers = {**headers, "allow": ", ".join(allowed)}
-    else:
-        status, headers, content = seed_error(RequestError(f"no route for {path[:ECHO]}", status=404))
-    return Response(content, status_code=status, headers={**headers, **ServerTiming().header()})

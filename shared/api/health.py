@@ -14,7 +14,7 @@ Routes on the full path, served by the same `HealthApi` behind the Cloud Functio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.api.body import ECHO
 from shared.api.envelopes import seed_error
+from shared.api.route_table import RouteTable
 from shared.api.timing import ServerTiming
 from shared.auth import authenticate
-from shared.errors import GatewayError, RequestError
+from shared.errors import GatewayError
 from shared.health import assess, full_body, public_body
 from shared.keys_ring import KeyStoreUnavailable
 
@@ -45,23 +45,14 @@ _KEY_HEADERS = ("authorization", "x-api-key")
 class HealthApi:
     def __init__(self, deps: Callable[[], Awaitable[HealthDeps]]) -> None:
         self._deps = deps
-        self.routes = [Route(HEALTH_PATH, self.health, methods=["GET"])]
+        self.table = RouteTable([Route(HEALTH_PATH, self.health, methods=["GET"])])
 
     def asgi(self) -> Starlette:
-        async def not_found(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, ())
-
-        async def not_allowed(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, _allowed(request.url.path))
-
-        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
+        return self.table.asgi()
 
     async def dispatch(self, request: Request) -> Response:
         """The Cloud Function entry: the same route, matched on the full path."""
-        path = request.url.path
-        if path == HEALTH_PATH and request.method in ("GET", "HEAD"):
-            return await self.health(request)
-        return _no_route(path, _allowed(path))
+        return await self.table.dispatch(request)
 
     async def health(self, request: Request) -> Response:
         timing = ServerTiming()
@@ -92,18 +83,3 @@ class HealthApi:
 def _sends_key(headers: Mapping[str, str]) -> bool:
     """Any credential header at all (even an empty or malformed one): then it must be a valid key."""
     return any(name in headers for name in _KEY_HEADERS)
-
-
-def _allowed(path: str) -> list[str]:
-    return ["GET"] if path == HEALTH_PATH else []
-
-
-def _no_route(path: str, allowed: Sequence[str]) -> Response:
-    """404 for an unknown path, 405 (with `Allow`) for another method; seed envelope."""
-    if allowed:
-        status, headers, content = seed_error(RequestError("method not allowed", status=405))
-        headers = {**headers, "allow": ", ".join(allowed)}
-    else:
-        # The path is the caller's: serialized by the envelope, never spliced, and echoed only in part.
-        status, headers, content = seed_error(RequestError(f"no route for {path[:ECHO]}", status=404))
-    return Response(content, status_code=status, headers={**headers, **ServerTiming().header()})

@@ -15,7 +15,7 @@ envelope. No reply or error ever holds the `apiKey` that was sent.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +23,11 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Route
 
-from shared.api.body import ECHO, decode_json
+from shared.api.body import decode_json
 from shared.api.envelopes import seed_error
+from shared.api.route_table import RouteTable
 from shared.api.timing import ServerTiming
 from shared.auth import authenticate
 from shared.errors import GatewayError, RequestError
@@ -49,38 +50,21 @@ Handler = Callable[["KeysDeps", Identity, Request], Awaitable[Response]]
 class KeysApi:
     def __init__(self, deps: Callable[[], Awaitable[KeysDeps]]) -> None:
         self._deps = deps
-        self.routes = [
-            Route(KEYS_PATH, self._endpoint(_store), methods=["POST"]),
-            Route(KEYS_PATH, self._endpoint(_list), methods=["GET"]),
-            Route(KEYS_PATH + "/{key_id}", self._endpoint(_delete), methods=["DELETE"]),
-            Route(KEYS_PATH + "/{key_id}/rotate", self._endpoint(_rotate), methods=["POST"]),
-        ]
+        self.table = RouteTable(
+            [
+                Route(KEYS_PATH, self._endpoint(_store), methods=["POST"]),
+                Route(KEYS_PATH, self._endpoint(_list), methods=["GET"]),
+                Route(KEYS_PATH + "/{key_id}", self._endpoint(_delete), methods=["DELETE"]),
+                Route(KEYS_PATH + "/{key_id}/rotate", self._endpoint(_rotate), methods=["POST"]),
+            ]
+        )
 
     def asgi(self) -> Starlette:
-        async def not_found(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, ())
-
-        async def not_allowed(request: Request, exc: Exception) -> Response:
-            return _no_route(request.url.path, self._allowed(request))
-
-        return Starlette(routes=self.routes, exception_handlers={404: not_found, 405: not_allowed})
+        return self.table.asgi()
 
     async def dispatch(self, request: Request) -> Response:
         """The Cloud Function entry: the same routes, matched on the full path."""
-        for route in self.routes:
-            match, child = route.matches(request.scope)
-            if match is Match.FULL:
-                response: Response = await route.endpoint(Request({**request.scope, **child}, request.receive))
-                return response
-        return _no_route(request.url.path, self._allowed(request))
-
-    def _allowed(self, request: Request) -> list[str]:
-        """The methods of the routes whose path matches (PARTIAL: the path matched, the method did not)."""
-        methods: set[str] = set()
-        for route in self.routes:
-            if route.matches(request.scope)[0] is not Match.NONE:
-                methods.update(m for m in route.methods or () if m != "HEAD")
-        return sorted(methods)
+        return await self.table.dispatch(request)
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -178,14 +162,3 @@ def _json(content: dict[str, Any], status: int) -> Response:
 def _error(error: GatewayError, timing: ServerTiming) -> Response:
     status, headers, content = seed_error(error)
     return Response(content, status_code=status, headers={**headers, **timing.header()})
-
-
-def _no_route(path: str, allowed: Sequence[str]) -> Response:
-    """404 for an unknown path, 405 (with `Allow`) for a known path and another method; seed envelope."""
-    if allowed:
-        status, headers, content = seed_error(RequestError("method not allowed", status=405))
-        headers = {**headers, "allow": ", ".join(allowed)}
-    else:
-        # The path is the caller's: serialized by the envelope, never spliced, and echoed only in part.
-        status, headers, content = seed_error(RequestError(f"no route for {path[:ECHO]}", status=404))
-    return Response(content, status_code=status, headers={**headers, **ServerTiming().header()})
