@@ -18,17 +18,17 @@ import os
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.child_process import launch, stop
+
 __all__ = ["BQ_VENV", "BigQueryEmulator", "run_bigquery_emulator"]
 
 BQ_VENV = Path(__file__).resolve().parent.parent / ".venv-bq"
 _START_TIMEOUT = 30.0
-_STOP_TIMEOUT = 5.0
 
 
 def _free_port() -> int:
@@ -72,26 +72,17 @@ class BigQueryEmulator:
             *("--project", self.project, "--ephemeral", "--log-level", "warning"),
         ]
         env = {**os.environ, "HOME": str(self.home)}
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self.ready():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = self._log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the BigQuery emulator did not start on {self.endpoint}:\n{tail}")
-            time.sleep(0.05)
+        self._process = launch(
+            command,
+            name=f"the BigQuery emulator on {self.endpoint}",
+            log=self._log,
+            ready=self.ready,
+            start_timeout=_START_TIMEOUT,
+            env=env,
+        )
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(_STOP_TIMEOUT)
+        stop(self._process)
         self._process = None
 
 

@@ -17,15 +17,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.child_process import answers, launch, stop
 
 __all__ = ["EMULATOR_DIR", "FirestoreEmulator", "answers", "firestore_host", "run_firestore_emulator"]
 
 EMULATOR_DIR = Path(__file__).resolve().parent.parent / "tools" / "firestore-emulator"
 _START_TIMEOUT = 15.0
-_STOP_TIMEOUT = 5.0
 
 
 def _free_port() -> int:
@@ -33,16 +33,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def answers(host: str) -> bool:
-    """The `host:port` accepts a TCP connection (the emulator speaks gRPC; a connection is enough)."""
-    name, _, port = host.rpartition(":")
-    try:
-        with socket.create_connection((name or "127.0.0.1", int(port)), timeout=0.5):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 class FirestoreEmulator:
@@ -65,27 +55,20 @@ class FirestoreEmulator:
 
     def start(self) -> None:
         env = {**os.environ, "PORT": str(self.port)}
-        with self._log.open("ab") as log:
-            command = [self.node, str(EMULATOR_DIR / "server.js")]
-            self._process = subprocess.Popen(command, cwd=EMULATOR_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not answers(self.host):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = self._log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the Firestore emulator did not start on {self.host}:\n{tail}")
-            time.sleep(0.02)
+        command = [self.node, str(EMULATOR_DIR / "server.js")]
+        self._process = launch(
+            command,
+            name=f"the Firestore emulator on {self.host}",
+            log=self._log,
+            ready=lambda: answers(self.host),
+            start_timeout=_START_TIMEOUT,
+            env=env,
+            cwd=EMULATOR_DIR,
+            poll=0.02,
+        )
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(_STOP_TIMEOUT)
+        stop(self._process)
         self._process = None
 
 

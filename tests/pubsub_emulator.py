@@ -21,15 +21,15 @@ import re
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.child_process import answers, launch, stop
 
 __all__ = ["PUBSUB_VENV", "PubSubEmulator", "answers", "pubsub_host", "run_pubsub_emulator"]
 
 PUBSUB_VENV = Path(__file__).resolve().parent.parent / ".venv-pubsub"
 _START_TIMEOUT = 30.0  # a cold start (first import of ten FastAPI apps) took 4.4 s on a 2-core box
-_STOP_TIMEOUT = 5.0
 _PORT_VARIABLE = re.compile(r"\"(CLOUDBOX_[A-Z_]+_PORT)\"")
 
 
@@ -42,16 +42,6 @@ def _free_ports(count: int) -> list[int]:
             sock.bind(("127.0.0.1", 0))
             ports.append(int(sock.getsockname()[1]))
         return ports
-
-
-def answers(host: str) -> bool:
-    """The `host:port` accepts a TCP connection (the emulator's Pub/Sub port speaks gRPC; a connection is enough)."""
-    name, _, port = host.rpartition(":")
-    try:
-        with socket.create_connection((name or "127.0.0.1", int(port)), timeout=0.5):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def _port_variables(venv: Path) -> list[str]:
@@ -91,26 +81,17 @@ class PubSubEmulator:
             "CLOUDBOX_LOG_LEVEL": "warning",
         }
         env.pop("CLOUDBOX_DATA_DIR", None)  # in memory: a restart loses topics, as the outage tests expect
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen([str(self.executable)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not answers(self.host):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = self._log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the Pub/Sub emulator did not start on {self.host}:\n{tail}")
-            time.sleep(0.05)
+        self._process = launch(
+            [str(self.executable)],
+            name=f"the Pub/Sub emulator on {self.host}",
+            log=self._log,
+            ready=lambda: answers(self.host),
+            start_timeout=_START_TIMEOUT,
+            env=env,
+        )
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(_STOP_TIMEOUT)
+        stop(self._process)
         self._process = None
 
 

@@ -24,12 +24,9 @@ from starlette.routing import Route
 
 from shared.analytics.port import AnalyticsUnavailable
 from shared.api.body import ECHO
-from shared.api.envelopes import seed_error
-from shared.api.route_table import RouteTable
+from shared.api.route_table import RouteTable, scoped_endpoint
 from shared.api.seed_wire import parse_seed_request
-from shared.api.timing import ServerTiming
-from shared.auth import authenticate
-from shared.errors import GatewayError, RequestError
+from shared.errors import RequestError
 from shared.identity import Identity
 from shared.routing.analysis import to_seed
 
@@ -64,20 +61,13 @@ class AnalyticsApi:
         return await self.table.dispatch(request)
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            timing = ServerTiming()
-            deps = await self._deps()
-            try:
-                identity = await authenticate(request.headers, deps.keys, scope="analytics")
-                response = await handler(deps, identity, request)
-            except GatewayError as error:
-                return _error(error, timing)
-            except AnalyticsUnavailable:
-                return _error(GatewayError("analytics are unavailable: try again shortly", status=503), timing)
-            response.headers.update(timing.header())
-            return response
-
-        return endpoint
+        return scoped_endpoint(
+            self._deps,
+            "analytics",
+            handler,
+            outage=AnalyticsUnavailable,
+            outage_message="analytics are unavailable: try again shortly",
+        )
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -150,8 +140,3 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise too_big
         parts.append(part)
     return b"".join(parts)
-
-
-def _error(error: GatewayError, timing: ServerTiming) -> Response:
-    status, headers, content = seed_error(error)
-    return Response(content, status_code=status, headers={**headers, **timing.header()})

@@ -26,11 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.api.body import decode_json
-from shared.api.envelopes import seed_error
-from shared.api.route_table import RouteTable
-from shared.api.timing import ServerTiming
-from shared.auth import authenticate
-from shared.errors import GatewayError, RequestError
+from shared.api.route_table import RouteTable, scoped_endpoint
+from shared.errors import RequestError
 from shared.identity import Identity
 from shared.store.port import StoreUnavailable
 from shared.vault.records import KeyMetadata
@@ -67,20 +64,13 @@ class KeysApi:
         return await self.table.dispatch(request)
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            timing = ServerTiming()
-            deps = await self._deps()
-            try:
-                identity = await authenticate(request.headers, deps.keys, scope="keys")
-                response = await handler(deps, identity, request)
-            except GatewayError as error:
-                return _error(error, timing)
-            except StoreUnavailable:
-                return _error(GatewayError("the key store is unavailable: try again shortly", status=503), timing)
-            response.headers.update(timing.header())
-            return response
-
-        return endpoint
+        return scoped_endpoint(
+            self._deps,
+            "keys",
+            handler,
+            outage=StoreUnavailable,
+            outage_message="the key store is unavailable: try again shortly",
+        )
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -157,8 +147,3 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _json(content: dict[str, Any], status: int) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type=JSON)
-
-
-def _error(error: GatewayError, timing: ServerTiming) -> Response:
-    status, headers, content = seed_error(error)
-    return Response(content, status_code=status, headers={**headers, **timing.header()})

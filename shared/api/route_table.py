@@ -1,10 +1,11 @@
 """The routing every seed-envelope app shares (keys, analytics, health): the same routes served as an ASGI
 app (the dev server, tests) and matched by hand on the full path (the Cloud Function entry), with one 404
-/ 405 answer in the seed envelope."""
+/ 405 answer in the seed envelope; and the scoped endpoint wrapper (authenticate, handle, map errors)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,9 +15,11 @@ from starlette.routing import Match, Route
 from shared.api.body import ECHO
 from shared.api.envelopes import seed_error
 from shared.api.timing import ServerTiming
-from shared.errors import RequestError
+from shared.auth import KeyLookup, authenticate
+from shared.errors import GatewayError, RequestError
+from shared.identity import Identity
 
-__all__ = ["RouteTable", "no_route"]
+__all__ = ["RouteTable", "error_response", "no_route", "scoped_endpoint"]
 
 
 def no_route(path: str, allowed: Sequence[str]) -> Response:
@@ -59,3 +62,42 @@ class RouteTable:
             if route.matches(request.scope)[0] is not Match.NONE:
                 methods.update(m for m in route.methods or () if m != "HEAD")
         return sorted(methods)
+
+
+class _Deps(Protocol):
+    keys: KeyLookup
+
+
+D = TypeVar("D", bound=_Deps)
+
+
+def scoped_endpoint(
+    deps: Callable[[], Awaitable[D]],
+    scope: str,
+    handler: Callable[[D, Identity, Request], Awaitable[Response]],
+    *,
+    outage: type[Exception],
+    outage_message: str,
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that authenticates a gateway key with `scope`, runs `handler`, answers a `GatewayError`
+    in the seed envelope and an `outage` of its backend as a 503 with `outage_message`; Server-Timing on all."""
+
+    async def endpoint(request: Request) -> Response:
+        timing = ServerTiming()
+        ready = await deps()
+        try:
+            identity = await authenticate(request.headers, ready.keys, scope=scope)
+            response = await handler(ready, identity, request)
+        except GatewayError as error:
+            return error_response(error, timing)
+        except outage:
+            return error_response(GatewayError(outage_message, status=503), timing)
+        response.headers.update(timing.header())
+        return response
+
+    return endpoint
+
+
+def error_response(error: GatewayError, timing: ServerTiming) -> Response:
+    status, headers, content = seed_error(error)
+    return Response(content, status_code=status, headers={**headers, **timing.header()})
