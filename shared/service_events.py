@@ -44,6 +44,7 @@ class EventFacts:
     cache_hit: bool = False  # `cost` is then what the stored reply cost: the event records it as saved
     credential_id: str | None = None  # the key that paid for the final attempt (Credential.id)
     route_reason: str | None = None  # x-gateway-route
+    requested_cost: Cost | None = None  # `usage` priced at the requested model, when another model served
 
 
 def error_kind(error: GatewayError) -> ErrorKind:
@@ -94,4 +95,15 @@ def build_event(facts: EventFacts) -> UsageEvent:
         price_verified=None if cost.unpriced else facts.price_verified,
         credential_id=facts.credential_id if facts.attempts > 0 else None,
         route_reason=facts.route_reason if facts.attempts > 0 or facts.cache_hit else None,
+        requested_cost_micros=_requested_micros(facts, cost),
     )
+
+
+def _requested_micros(facts: EventFacts, cost: Cost) -> int | None:
+    """What the billed usage would have cost on the requested model (schema: `requested_cost_micros`)."""
+    asked = facts.requested_cost
+    if asked is None or asked.unpriced or cost.unpriced or facts.attempts == 0 or facts.cache_hit:
+        return None
+    if facts.usage is None or cost is FREE:
+        return None
+    return asked.micros

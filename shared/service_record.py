@@ -18,7 +18,7 @@ from typing import Protocol
 from shared.cache.entry import CachedReply
 from shared.catalog import Catalog
 from shared.clock import Clock
-from shared.cost import UNPRICED, Cost
+from shared.cost import UNPRICED, Cost, cost_of
 from shared.errors import GatewayError, NoRouteError, ProviderError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
@@ -92,8 +92,18 @@ class Recorder:
             error=error,
             credential_id=attempt.credential.id if attempt is not None else None,
             route_reason=call.note or None,
+            requested_cost=self._requested_cost(call.requested, attempt, usage),
         )
         await self._events.publish(build_event(facts))
+
+    def _requested_cost(self, requested: str, attempt: Attempt | None, usage: Usage | None) -> Cost | None:
+        """`usage` priced at the requested model when another model served it (routing savings), else None."""
+        if attempt is None or usage is None:
+            return None
+        asked = self._catalog.get(requested)
+        if asked is None or asked.id == attempt.route.model:
+            return None
+        return cost_of(usage, asked)
 
     async def hit(
         self,

@@ -9,6 +9,7 @@ import pytest
 
 from shared.cache.entry import CachedReply
 from shared.catalog import default_catalog
+from shared.cost import cost_of
 from shared.credentials import Credential
 from shared.errors import NoRouteError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import MemorySink
@@ -73,6 +74,32 @@ async def test_a_served_request_records_the_serving_model_and_its_metrics() -> N
     assert event.route_reason == "cheapest"
     assert "sk-g" not in event.to_json_bytes().decode()
     assert metrics.calls == [("gemini", "gemini-2.5-flash", None)]
+
+
+async def test_a_routed_request_records_what_the_requested_model_would_have_cost() -> None:
+    recorder, sink, _, _ = rig()
+    usage = Usage(1000, 200)
+    served = cost_of(usage, CATALOG.get("gemini-2.5-flash"))
+    await recorder.served(served_call(), stream=False, usage=usage, cost=served, attempts=1)
+    asked = cost_of(usage, CATALOG.get("gpt-4o-mini"))
+    (event,) = sink.events
+    assert (event.cost_micros, event.requested_cost_micros) == (served.micros, asked.micros)
+    assert asked.micros != served.micros
+
+
+async def test_no_requested_cost_when_the_requested_model_served_or_is_unknown() -> None:
+    recorder, sink, _, _ = rig()
+    usage = Usage(1000, 200)
+    cost = cost_of(usage, CATALOG.get("gemini-2.5-flash"))
+    await recorder.served(
+        Call(requested="Gemini-2.5-Flash", last=served_call().last), stream=False, usage=usage, cost=cost, attempts=1
+    )
+    await recorder.served(
+        Call(requested="no-such-model", last=served_call().last), stream=False, usage=usage, cost=cost, attempts=1
+    )
+    failure = UpstreamFailure((ProviderError("down", kind="overloaded", provider="gemini", status=529),))
+    await recorder.served(served_call(), stream=False, error=failure, attempts=1)
+    assert [e.requested_cost_micros for e in sink.events] == [None, None, None]
 
 
 async def test_giving_up_adds_no_metrics_the_attempts_were_counted_already() -> None:

@@ -11,10 +11,12 @@ Counting rules (shared.events.schema):
 - Latency percentiles are over served requests (`status = 'ok'`, cache hits included: what callers
   waited); TTFT over streams that reported one. `APPROX_QUANTILES(x, 100)[OFFSET(n)]` is BigQuery's
   approximate n-th percentile; the DuckDB translation makes it exact.
-- A failover is a provider-served request that needed more than one attempt or was served by another
-  model than the one requested.
-- Routing savings (what the requested model would have cost) are not derivable: an event does not carry
-  the requested model's price. Cache savings are `cost_saved_micros`.
+- A failover is a provider-served request that needed more than one attempt or was served by a fallback
+  route (`route_reason` "fallback after ...", which includes routes skipped for an open breaker). A model
+  chosen by cost-optimized routing ("cheapest") is not a failover.
+- Routing savings are what the requested model would have cost for the same usage less what was billed,
+  over the requests that cost-optimized routing sent to a cheaper model (`route_reason = 'cheapest'`);
+  failovers and preferred providers are not savings. Cache savings are `cost_saved_micros`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _TOTALS = ",\n  ".join(
         "COALESCE(SUM(cost_micros), 0) AS cost_micros",
         "COUNTIF(unpriced) AS unpriced",
         "COALESCE(SUM(cost_saved_micros), 0) AS cost_saved_micros",
+        "COALESCE(SUM(IF(route_reason = 'cheapest', requested_cost_micros - cost_micros, 0)), 0)"
+        " AS routing_saved_micros",
     ]
 )
 
@@ -63,7 +67,7 @@ _PERFORMANCE = ",\n  ".join(
         "COUNT(*) AS requests",
         "COUNTIF(status = 'error') AS errors",
         "COUNTIF(cache_hit) AS cache_hits",
-        "COUNTIF(NOT cache_hit AND (attempts > 1 OR model != model_requested)) AS failovers",
+        "COUNTIF(NOT cache_hit AND (attempts > 1 OR route_reason LIKE 'fallback%')) AS failovers",
         "APPROX_QUANTILES(IF(status = 'ok', latency_ms, NULL), 100)[OFFSET(50)] AS latency_p50_ms",
         "APPROX_QUANTILES(IF(status = 'ok', latency_ms, NULL), 100)[OFFSET(95)] AS latency_p95_ms",
         "APPROX_QUANTILES(ttft_ms, 100)[OFFSET(50)] AS ttft_p50_ms",

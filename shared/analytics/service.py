@@ -193,7 +193,8 @@ class AnalyticsService:
                 "savings": {
                     "cache": usd(_int(totals, "cost_saved_micros")),
                     "cacheMicros": _int(totals, "cost_saved_micros"),
-                    "routing": None,  # not derivable yet: events do not carry the requested model's price
+                    "routing": usd(_int(totals, "routing_saved_micros")),
+                    "routingMicros": _int(totals, "routing_saved_micros"),
                 },
             },
             "performance": {

@@ -20,6 +20,9 @@ Decisions (the model validator enforces each; a violation names the field at fau
   fails after its first byte is "error" with `http_status` 200 (the status line was already sent).
 - Tenant and gateway key id are "" only when authentication failed (the caller is unknown);
   `model_requested` is "" only on an error before the body was read.
+- `requested_cost_micros` (what the served usage would have cost on the requested model) is set only
+  when a provider was reached, the request is priced, and another model than the requested one served:
+  routing savings are `requested_cost_micros - cost_micros` over the routed requests.
 - `ts` must be timezone-aware; it is stored in UTC.
 """
 
@@ -103,6 +106,11 @@ class UsageEvent(BaseModel):
         description="why the serving model served (x-gateway-route): requested, cheapest, preferred, cache, or"
         " fallback after provider/model (why); null when no provider was reached",
     )
+    requested_cost_micros: _Count | None = Field(
+        default=None,
+        description="what the same usage would have cost on the requested model, in micro-USD, when another"
+        " model served; null when the requested model served, is unpriced, or nothing was billed",
+    )
     credential_id: str | None = Field(
         default=None,
         description="the provider key that paid for the final attempt: a BYOK key id, or platform:<fingerprint>"
@@ -180,6 +188,8 @@ def _inconsistency(e: UsageEvent) -> str | None:
         return "provider is required when attempts > 0"
     if e.credential_id is not None and e.attempts == 0:
         return "credential_id must be null when no attempt was made"
+    if e.requested_cost_micros is not None and (e.attempts == 0 or e.cost_micros is None):
+        return "requested_cost_micros is only for a priced request served by a provider"
     if e.cache_hit:
         if e.cost_micros != 0 or e.attempts != 0:
             return "a cache hit has cost_micros 0 and attempts 0 (its cost goes in cost_saved_micros)"

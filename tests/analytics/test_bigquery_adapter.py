@@ -64,7 +64,9 @@ def _events() -> list[UsageEvent]:
                 key_id=("key-a", "key-b")[i % 2],
                 provider=provider,
                 model=model,
-                model_requested=model if i % 11 else "gpt-4o",  # a routed failover to another model
+                model_requested=model if i % 11 else "gpt-4o",  # routed to another model
+                route_reason="requested" if i % 11 else ("cheapest", "fallback after openai/gpt-4o (timeout)")[i % 2],
+                requested_cost_micros=None if i % 11 else rng.randint(3_000_000, 9_000_000),
                 attempts=2 if i % 13 == 0 else 1,
                 input_tokens=rng.randint(1, 5_000),
                 output_tokens=rng.randint(1, 2_000),
@@ -207,6 +209,8 @@ async def test_totals_are_exact(loaded: Loaded, scope: str) -> None:
     assert totals["cost_micros"] == sum(e.cost_micros or 0 for e in events)
     assert totals["unpriced"] == sum(e.unpriced for e in events)
     assert totals["cost_saved_micros"] == sum(e.cost_saved_micros for e in events)
+    routed = [e for e in events if e.route_reason == "cheapest" and e.requested_cost_micros is not None]
+    assert totals["routing_saved_micros"] == sum((e.requested_cost_micros or 0) - (e.cost_micros or 0) for e in routed)
 
 
 async def _requests(port: BigQueryAnalytics, params: QueryParams) -> int:

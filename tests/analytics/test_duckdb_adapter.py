@@ -56,6 +56,7 @@ async def test_exact_totals_and_breakdowns(tmp_path: Path) -> None:
         "cost_micros": 1_234_567 + 7 + 3,
         "unpriced": 1,
         "cost_saved_micros": 555,
+        "routing_saved_micros": 0,
     }
     by_provider = {r["provider"]: (r["requests"], r["cost_micros"]) for r in await port.run("by_provider", WEEK)}
     assert by_provider == {"ANTHROPIC": (2, 10), "OPENAI": (3, 1_234_567)}
@@ -67,6 +68,23 @@ async def test_exact_totals_and_breakdowns(tmp_path: Path) -> None:
     }
     by_day = [(r["day"].isoformat(), r["requests"], r["cost_micros"]) for r in await port.run("by_day", WEEK)]  # type: ignore[attr-defined]
     assert by_day == [("2026-03-01", 3, 1_234_567), ("2026-03-02", 2, 10)]
+
+
+async def test_routing_savings_count_only_cheaper_routes(tmp_path: Path) -> None:
+    routed = {"model_requested": "gpt-4o", "model": "gpt-4o-mini"}
+    events = [
+        event(**routed, route_reason="cheapest", cost_micros=300, requested_cost_micros=5_000),
+        event(**routed, route_reason="cheapest", cost_micros=10, requested_cost_micros=171),
+        event(
+            **routed, route_reason="fallback after openai/gpt-4o (overloaded)", cost_micros=9, requested_cost_micros=1
+        ),
+        event(**routed, route_reason="preferred", cost_micros=50, requested_cost_micros=70),
+        event(route_reason="requested"),
+    ]
+    write_segment(tmp_path, events)
+    (totals,) = await DuckDbAnalytics(tmp_path).run("totals", WEEK)
+    assert totals["routing_saved_micros"] == (5_000 - 300) + (171 - 10)
+    assert totals["cost_micros"] == 300 + 10 + 9 + 50 + 100
 
 
 async def test_percentiles_are_exact(tmp_path: Path) -> None:
@@ -90,7 +108,13 @@ async def test_failovers_errors_and_cache_hits(tmp_path: Path) -> None:
         tmp_path,
         [
             event(attempts=2),
-            event(model_requested="gpt-4o", model="claude-haiku", provider="ANTHROPIC"),
+            event(
+                model_requested="gpt-4o",
+                model="claude-haiku",
+                provider="ANTHROPIC",
+                route_reason="fallback after openai/gpt-4o (breaker open)",
+            ),
+            event(model_requested="gpt-4o", route_reason="cheapest"),  # routing's choice: not a failover
             event(),
             event(cache_hit=True, attempts=0, cost_micros=0, cost_saved_micros=1, credential_id=None),
             event(status="error", http_status=429, error_kind="rate_limit", attempts=3),
@@ -100,7 +124,7 @@ async def test_failovers_errors_and_cache_hits(tmp_path: Path) -> None:
     )
     port = DuckDbAnalytics(tmp_path)
     (row,) = await port.run("performance", WEEK)
-    assert (row["requests"], row["errors"], row["cache_hits"], row["failovers"]) == (7, 3, 1, 3)
+    assert (row["requests"], row["errors"], row["cache_hits"], row["failovers"]) == (8, 3, 1, 3)
     kinds = [(r["error_kind"], r["errors"]) for r in await port.run("errors_by_kind", WEEK)]
     assert kinds == [("rate_limit", 2), ("timeout", 1)]
 

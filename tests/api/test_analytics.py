@@ -81,9 +81,25 @@ def _seed(gw: Gateway) -> None:
         [
             event(ts=_day(9), user="u1", cost_micros=1_500, latency_ms=10),
             event(
-                ts=_day(9), user="u2", cost_micros=2_000_001, provider="ANTHROPIC", model="claude-haiku", latency_ms=30
+                ts=_day(9),
+                user="u2",
+                cost_micros=2_000_001,
+                provider="ANTHROPIC",
+                model="claude-haiku",
+                latency_ms=30,
+                route_reason="fallback after openai/gpt-4o-mini (overloaded)",
             ),
-            event(ts=_day(8), user="u1", cost_micros=250, stream=True, ttft_ms=7, latency_ms=20),
+            event(
+                ts=_day(8),
+                user="u1",
+                cost_micros=250,
+                stream=True,
+                ttft_ms=7,
+                latency_ms=20,
+                model_requested="gpt-4o",
+                route_reason="cheapest",
+                requested_cost_micros=4_250,
+            ),
             event(ts=_day(8), cache_hit=True, attempts=0, cost_micros=0, cost_saved_micros=1_500, credential_id=None),
             event(ts=_day(8), status="error", http_status=504, error_kind="timeout", attempts=2, cost_micros=0),
             event(ts=_day(2), cost_micros=99),  # outside a 7-day window (2026-03-04 .. today)
@@ -109,7 +125,7 @@ async def test_report_exact_totals_for_the_admin_tenant(gw: Gateway, entry: str)
     costs = body["costs"]
     assert costs["totalMicros"] == 1_500 + 2_000_001 + 250
     assert b'"total":2.001751' in reply.content  # six decimals, from the micros
-    assert costs["savings"] == {"cache": 0.0015, "cacheMicros": 1_500, "routing": None}
+    assert costs["savings"] == {"cache": 0.0015, "cacheMicros": 1_500, "routing": 0.004, "routingMicros": 4_000}
     assert {p["provider"]: p["costMicros"] for p in costs["byProvider"]} == {"ANTHROPIC": 2_000_001, "OPENAI": 1_750}
     assert [(d["date"], d["costMicros"]) for d in costs["byDay"]] == [("2026-03-09", 250), ("2026-03-10", 2_001_501)]
     assert {(d["date"], d["provider"]) for d in costs["byDayProvider"]} == {
@@ -120,7 +136,7 @@ async def test_report_exact_totals_for_the_admin_tenant(gw: Gateway, entry: str)
     perf = body["performance"]
     assert perf["errorRate"] == 0.2
     assert perf["cacheHitRate"] == 0.2
-    assert perf["failoverRate"] == 0.4  # the 2-attempt timeout and the model swap (claude-haiku for gpt-4o-mini)
+    assert perf["failoverRate"] == 0.4  # the 2-attempt timeout and the fallback to claude-haiku
     assert perf["errorsByKind"] == {"timeout": {"count": 1, "rate": 0.2}}
     assert perf["latencyMs"] == {"p50": 25.0, "p95": 89.5}  # served: 10, 20, 30 and the cache hit's 100
     assert perf["ttftMs"] == {"p50": 7.0, "p95": 7.0}
