@@ -83,10 +83,10 @@ def build_event_sink(settings: Settings) -> EventSink:
         return LocalSegmentSink(events_dir(settings.data_dir))
     if not settings.google_cloud_project_id:
         raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topic")
-    from shared.events.pubsub_sink import PubSubSink  # the Pub/Sub client loads only when it is used
+    from shared.events.pubsub_sink import USAGE, PubSubSink  # the Pub/Sub client loads only when it is used
 
     topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_usage_topic}"
-    return PubSubSink(topic, settings.data_dir / "spill")
+    return PubSubSink(topic, settings.data_dir / "spill", USAGE)
 
 
 def build_chat_deps(

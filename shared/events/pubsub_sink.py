@@ -1,8 +1,11 @@
-"""The cloud events adapter: usage events published to a Pub/Sub topic by a batching publisher.
+"""The cloud events adapter: usage (and audit) events published to a Pub/Sub topic by a batching publisher.
+
+One class serves both event kinds through a `Codec` (how a message is read back from a spill file, and
+its attributes): `USAGE` for the usage events port, `AUDIT` for the vault's audit sink.
 
 Events are published before the response completes (Cloud Functions throttle the CPU after it), so the
 publisher flushes a batch at 100 messages or after 50 ms, whichever comes first (architecture, Usage events).
-One message per event: data is the event's JSON (`UsageEvent.to_json_bytes`), attributes name the event
+One message per event: data is the event's JSON (`to_json_bytes`), attributes name the event
 type, tenant, provider and status (empty values are left out), so subscriptions can filter without parsing.
 
 Decisions:
@@ -42,17 +45,19 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from random import random as _uniform
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.clock import Clock, SystemClock
 from shared.events.local_sink import SEGMENT_GLOB, SegmentFiles
 from shared.events.port import EventBufferFull, EventSinkError
 from shared.events.schema import UsageEvent
 from shared.retry import RetryPolicy
+from shared.vault.audit import AuditEvent
 
-__all__ = ["BACKOFF", "PubSubSink", "Publisher", "event_attributes"]
+__all__ = ["AUDIT", "BACKOFF", "USAGE", "Codec", "PubSubSink", "Publisher", "audit_attributes", "event_attributes"]
 
 # Pauses between failed sends: 0.25 s doubling to 8 s, full jitter; never "give up" (events are kept).
 BACKOFF = RetryPolicy(max_retries=2**31, base_seconds=0.25, cap_seconds=8.0)
@@ -60,7 +65,6 @@ _MAX_STEP = 30  # the backoff reaches its cap long before this; keeps 2**n finit
 _MAX_MESSAGES = 100
 _MAX_LATENCY = 0.05  # seconds: the "short flush window"
 _LOG_EVERY = 30.0  # seconds between repeated "publish failed" log lines during one outage
-_EVENT_TYPE = "usage"
 
 _log = logging.getLogger(__name__)
 
@@ -73,10 +77,39 @@ class Publisher(Protocol):
     def stop(self) -> None: ...
 
 
-def event_attributes(event: UsageEvent) -> dict[str, str]:
-    """The message attributes of `event`: type, tenant, provider, status (empty ones left out)."""
-    values = {"event_type": _EVENT_TYPE, "tenant": event.tenant, "provider": event.provider, "status": event.status}
+class _Message(Protocol):
+    def to_json_bytes(self) -> bytes: ...
+
+
+E = TypeVar("E", bound=_Message)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[E]):
+    """One event kind on the wire: its name (logs, the `event_type` attribute), how a spilled line is read
+    back, and the attributes a message carries."""
+
+    kind: str
+    parse: Callable[[bytes], E]
+    attributes: Callable[[E], dict[str, str]]
+
+
+def _present(values: dict[str, str | None]) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
+
+
+def event_attributes(event: UsageEvent) -> dict[str, str]:
+    """The message attributes of a usage event: type, tenant, provider, status (empty ones left out)."""
+    return _present({"event_type": "usage", "tenant": event.tenant, "provider": event.provider, "status": event.status})
+
+
+def audit_attributes(event: AuditEvent) -> dict[str, str]:
+    """The message attributes of an audit event: type, tenant, action, outcome."""
+    return _present({"event_type": "audit", "tenant": event.tenant, "action": event.action, "outcome": event.outcome})
+
+
+USAGE: Codec[UsageEvent] = Codec("usage", UsageEvent.from_json_bytes, event_attributes)
+AUDIT: Codec[AuditEvent] = Codec("audit", AuditEvent.from_json_bytes, audit_attributes)
 
 
 def _publisher_client(publish_timeout: float) -> tuple[Publisher, Any]:
@@ -102,13 +135,15 @@ def _publisher_client(publish_timeout: float) -> tuple[Publisher, Any]:
     return client, policy
 
 
-class PubSubSink:
-    """The cloud `EventSink`: enqueue on publish, batch to Pub/Sub in the background (see module docstring)."""
+class PubSubSink(Generic[E]):
+    """The cloud `EventSink` (and `AuditSink`): enqueue on publish, batch to Pub/Sub in the background (see
+    module docstring). `codec` is the event kind (`USAGE` or `AUDIT`)."""
 
     def __init__(
         self,
         topic: str,
         spill_dir: Path,
+        codec: Codec[E],
         *,
         max_buffer: int = 10_000,
         max_in_flight: int = 1_000,
@@ -125,6 +160,7 @@ class PubSubSink:
         if max_buffer < 1 or max_in_flight < 1 or publish_timeout <= 0 or flush_timeout <= 0:
             raise ValueError("max_buffer, max_in_flight, publish_timeout and flush_timeout must be positive")
         self._topic = topic
+        self._codec = codec
         self._clock = clock if clock is not None else SystemClock()
         self._files = SegmentFiles(
             Path(spill_dir),
@@ -143,7 +179,7 @@ class PubSubSink:
         self._random = random
         self._client: Publisher | None = None
         self._retry: Any = None
-        self._buffer: deque[UsageEvent] = deque()
+        self._buffer: deque[E] = deque()
         self._in_flight = 0
         self._spilling = 0
         self._spilled: int | None = None  # events in spill files; None until the directory was counted
@@ -176,14 +212,14 @@ class PubSubSink:
         """Events accepted and not yet acknowledged by Pub/Sub: buffered, in flight and spilled to disk."""
         return len(self._buffer) + self._in_flight + self._spilling + (self._spilled or 0)
 
-    async def publish(self, event: UsageEvent) -> None:
+    async def publish(self, event: E) -> None:
         if self._closed:
-            raise EventSinkError("usage events: the Pub/Sub sink is closed")
+            raise EventSinkError(f"{self._codec.kind} events: the Pub/Sub sink is closed")
         if len(self._buffer) >= self._max_buffer:
             error = await self._spill()
             if error is not None and len(self._buffer) >= self._max_buffer:
                 raise EventBufferFull(
-                    f"usage events: Pub/Sub is unreachable and spilling to {self.spill_dir} failed "
+                    f"{self._codec.kind} events: Pub/Sub is unreachable and spilling to {self.spill_dir} failed "
                     f"({type(error).__name__}: {error}); {self.backlog} events held"
                 ) from error
         self._buffer.append(event)
@@ -207,7 +243,7 @@ class PubSubSink:
             await self._resend(deadline)
         if self.backlog:
             raise EventSinkError(
-                f"usage events: {self.backlog} not yet published to {self._topic} "
+                f"{self._codec.kind} events: {self.backlog} not yet published to {self._topic} "
                 f"({len(self._buffer)} buffered, {self._in_flight} in flight, {self._spilled or 0} spilled)"
             )
 
@@ -262,7 +298,7 @@ class PubSubSink:
             self._in_flight += 1
             future.add_done_callback(functools.partial(self._from_thread, self._done, event))
 
-    def _publish(self, event: UsageEvent) -> Future[str]:
+    def _publish(self, event: E) -> Future[str]:
         if self._client is None:
             self._client, self._retry = self._make_publisher(self._publish_timeout)
         return self._client.publish(
@@ -270,23 +306,26 @@ class PubSubSink:
             event.to_json_bytes(),
             retry=self._retry,
             timeout=self._publish_timeout,
-            **event_attributes(event),
+            **self._codec.attributes(event),
         )
 
-    def _from_thread(
-        self, callback: Callable[[UsageEvent, Future[str]], None], event: UsageEvent, done: Future[str]
-    ) -> None:
+    def _from_thread(self, callback: Callable[[E, Future[str]], None], event: E, done: Future[str]) -> None:
         # Futures complete on the client's threads; the sink's state belongs to the loop's thread.
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nothing is waiting any more
                 self._loop.call_soon_threadsafe(callback, event, done)
 
-    def _done(self, event: UsageEvent, future: Future[str]) -> None:
+    def _done(self, event: E, future: Future[str]) -> None:
         self._in_flight -= 1
         error = future.exception()
         if error is None:
             if self._failures:
-                _log.info("usage events: publishing to %s works again after %d failures", self._topic, self._failures)
+                _log.info(
+                    "%s events: publishing to %s works again after %d failures",
+                    self._codec.kind,
+                    self._topic,
+                    self._failures,
+                )
                 self._failures, self._retry_at = 0, -math.inf
         else:
             self._buffer.appendleft(event)
@@ -315,7 +354,8 @@ class PubSubSink:
             self._last_log = now
             # The error's type and message, never an event's contents.
             _log.warning(
-                "usage events: publishing to %s failed (%s: %s); %d events held",
+                "%s events: publishing to %s failed (%s: %s); %d events held",
+                self._codec.kind,
                 self._topic,
                 type(error).__name__,
                 error,
@@ -341,7 +381,8 @@ class PubSubSink:
             else:
                 self._buffer.extendleft(reversed(events))
                 _log.warning(
-                    "usage events: spilling %d events to %s failed (%s: %s)",
+                    "%s events: spilling %d events to %s failed (%s: %s)",
+                    self._codec.kind,
                     len(events),
                     self.spill_dir,
                     type(error).__name__,
@@ -349,7 +390,7 @@ class PubSubSink:
                 )
             return error
 
-    def _write(self, events: list[UsageEvent]) -> BaseException | None:
+    def _write(self, events: list[E]) -> BaseException | None:
         with self._io:
             try:
                 self._files.append(b"".join([event.to_json_bytes() + b"\n" for event in events]))
@@ -380,7 +421,7 @@ class PubSubSink:
             await self._count_spilled()
             paths = await asyncio.to_thread(lambda: sorted(self.spill_dir.glob(SEGMENT_GLOB)))
             for path in paths:
-                claimed = await asyncio.to_thread(_claim, path)
+                claimed = await asyncio.to_thread(_claim, path, self._codec)
                 if claimed is None:
                     continue
                 fd, events = claimed
@@ -392,7 +433,7 @@ class PubSubSink:
                 finally:
                     os.close(fd)
 
-    async def _publish_all(self, events: list[UsageEvent], deadline: float) -> bool:
+    async def _publish_all(self, events: list[E], deadline: float) -> bool:
         try:
             futures = [asyncio.wrap_future(self._publish(event)) for event in events]
         except Exception as exc:
@@ -411,7 +452,7 @@ class PubSubSink:
         return True
 
 
-def _claim(path: Path) -> tuple[int, list[UsageEvent]] | None:
+def _claim(path: Path, codec: Codec[E]) -> tuple[int, list[E]] | None:
     """Lock a spill file and read its events, or None when another sender holds it or it is gone.
 
     The returned descriptor holds the lock until closed. Lines that do not parse as events (a damaged
@@ -436,7 +477,9 @@ def _claim(path: Path) -> tuple[int, list[UsageEvent]] | None:
     events = []
     for number, line in enumerate(lines, start=1):
         try:
-            events.append(UsageEvent.from_json_bytes(line))
+            events.append(codec.parse(line))
         except ValueError as exc:
-            _log.error("usage events: %s line %d is not an event (%s); skipped", path.name, number, type(exc).__name__)
+            _log.error(
+                "%s events: %s line %d is not an event (%s); skipped", codec.kind, path.name, number, type(exc).__name__
+            )
     return fd, events

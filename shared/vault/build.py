@@ -1,18 +1,30 @@
 """The vault as every function builds it from settings: the KEK (`KMS_BACKEND`), the context salt, the
-document store it shares, and the audit sink (segments under GATEWAY_DATA_DIR/audit/ unless given)."""
+document store it shares, and the audit sink: segments under GATEWAY_DATA_DIR/audit/ (embedded), or the
+`PUBSUB_AUDIT_TOPIC` topic when `EVENTS_BACKEND=pubsub` (spilling under GATEWAY_DATA_DIR/spill-audit/)."""
 
 from __future__ import annotations
 
 from shared.clock import Clock
 from shared.crypto.port import SecretBox
 from shared.local_secrets import resolve_salt
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from shared.store.port import DocumentStore
 from shared.vault.audit import AuditSink
 from shared.vault.audit_sink import LocalAuditSink, audit_dir
 from shared.vault.service import Vault
 
-__all__ = ["build_vault"]
+__all__ = ["build_audit_sink", "build_vault"]
+
+
+def build_audit_sink(settings: Settings, clock: Clock) -> AuditSink:
+    if settings.events_backend != "pubsub":
+        return LocalAuditSink(audit_dir(settings.data_dir), clock=clock)
+    if not settings.google_cloud_project_id:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topics")
+    from shared.events.pubsub_sink import AUDIT, PubSubSink  # the Pub/Sub client loads only when it is used
+
+    topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_audit_topic}"
+    return PubSubSink(topic, settings.data_dir / "spill-audit", AUDIT, clock=clock)
 
 
 def build_vault(
@@ -28,5 +40,5 @@ def build_vault(
 
         box = build_secret_box(settings)
     salt = resolve_salt(settings.encryption_context_salt, settings.data_dir, "ENCRYPTION_CONTEXT_SALT")
-    audit = audit if audit is not None else LocalAuditSink(audit_dir(settings.data_dir), clock=clock)
+    audit = audit if audit is not None else build_audit_sink(settings, clock)
     return Vault(store, box, salt, clock, audit), audit

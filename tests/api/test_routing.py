@@ -325,7 +325,8 @@ async def test_gpt_4_is_served_by_a_cheaper_equivalent_when_cost_optimization_is
     assert 0 < cost_of(optimized) < cost_of(pinned)
     # The routed request's event records what gpt-4 would have cost for the same usage (routing savings).
     routed, direct = gw.sink.events
-    assert routed.cost_micros is not None and routed.requested_cost_micros is not None
+    assert routed.cost_micros is not None
+    assert routed.requested_cost_micros is not None
     assert routed.requested_cost_micros > routed.cost_micros
     assert direct.requested_cost_micros is None
 

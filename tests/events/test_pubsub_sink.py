@@ -19,7 +19,7 @@ import pytest
 
 from shared.events.local_sink import SEGMENT_GLOB
 from shared.events.port import EventBufferFull, EventSinkError
-from shared.events.pubsub_sink import Publisher, PubSubSink, event_attributes
+from shared.events.pubsub_sink import USAGE, Publisher, PubSubSink, event_attributes
 from shared.events.schema import UsageEvent
 from tests.events.conftest import Channel, open_channel
 from tests.pubsub_emulator import PubSubEmulator
@@ -47,7 +47,9 @@ def make_event(i: int, *, tenant: str = "app-1", failed: bool = False) -> UsageE
     )
 
 
-def pull(channel: Channel, expected: int, within: float = 30.0) -> list[Any]:
+def pull(
+    channel: Channel, expected: int, within: float = 30.0, parse: Callable[[bytes], Any] = UsageEvent.from_json_bytes
+) -> list[Any]:
     """Pull and acknowledge until `expected` distinct events arrived; returns every message received."""
     received: list[Any] = []
     seen: set[str] = set()
@@ -64,7 +66,7 @@ def pull(channel: Channel, expected: int, within: float = 30.0) -> list[Any]:
         )
         for message in response.received_messages:
             received.append(message.message)
-            seen.add(UsageEvent.from_json_bytes(message.message.data).event_id)
+            seen.add(parse(message.message.data).event_id)
     return received
 
 
@@ -85,7 +87,7 @@ async def eventually(check: Callable[[], bool], within: float = 15.0) -> None:
 async def test_5000_concurrent_events_arrive_exactly_once_with_their_attributes(
     channel: Channel, tmp_path: Path
 ) -> None:
-    sink = PubSubSink(channel.topic, tmp_path / "spill")
+    sink = PubSubSink(channel.topic, tmp_path / "spill", USAGE)
     events = [make_event(i, tenant=f"app-{i % 7}", failed=i % 5 == 0) for i in range(5000)]
 
     await asyncio.gather(*(sink.publish(event) for event in events))
@@ -120,7 +122,9 @@ async def test_events_produced_while_the_emulator_is_down_all_arrive_after_it_is
         await gate.wait()
 
     spill = tmp_path / "spill"
-    sink = PubSubSink(channel.topic, spill, max_buffer=20, max_in_flight=10, publish_timeout=0.5, sleep=gated_sleep)
+    sink = PubSubSink(
+        channel.topic, spill, USAGE, max_buffer=20, max_in_flight=10, publish_timeout=0.5, sleep=gated_sleep
+    )
     await sink.publish(make_event(1000))
     await sink.flush()  # the channel is up and the sink healthy before the outage
     await asyncio.to_thread(pull, channel, 1)
@@ -152,7 +156,7 @@ async def test_events_produced_while_the_emulator_is_down_all_arrive_after_it_is
 
 
 async def test_close_flushes_and_a_closed_sink_refuses_events(channel: Channel, tmp_path: Path) -> None:
-    sink = PubSubSink(channel.topic, tmp_path / "spill")
+    sink = PubSubSink(channel.topic, tmp_path / "spill", USAGE)
     events = [make_event(i) for i in range(50)]
     for event in events:
         await sink.publish(event)
@@ -168,7 +172,7 @@ async def test_close_flushes_and_a_closed_sink_refuses_events(channel: Channel, 
 
 async def test_spill_files_left_by_another_instance_are_sent_by_flush(channel: Channel, tmp_path: Path) -> None:
     spill = tmp_path / "spill"
-    gone = PubSubSink(channel.topic, spill, flush_timeout=0.2, publisher=failing_publisher, pid=1)
+    gone = PubSubSink(channel.topic, spill, USAGE, flush_timeout=0.2, publisher=failing_publisher, pid=1)
     leftover = [make_event(i) for i in range(30)]
     for event in leftover:
         await gone.publish(event)
@@ -176,7 +180,7 @@ async def test_spill_files_left_by_another_instance_are_sent_by_flush(channel: C
         await gone.close()  # Pub/Sub unreachable: close spills what it holds
     assert len(spill_files(spill)) == 1
 
-    sink = PubSubSink(channel.topic, spill)
+    sink = PubSubSink(channel.topic, spill, USAGE)
     await sink.flush()
 
     messages = await asyncio.to_thread(pull, channel, len(leftover))
@@ -212,7 +216,7 @@ async def test_a_full_buffer_that_cannot_spill_refuses_the_event(tmp_path: Path)
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     sink = PubSubSink(
-        "projects/p/topics/t", blocker / "spill", max_buffer=5, flush_timeout=0.2, publisher=failing_publisher
+        "projects/p/topics/t", blocker / "spill", USAGE, max_buffer=5, flush_timeout=0.2, publisher=failing_publisher
     )
     for i in range(5):
         await sink.publish(make_event(i))
@@ -225,7 +229,7 @@ async def test_a_full_buffer_that_cannot_spill_refuses_the_event(tmp_path: Path)
 
 async def test_flush_gives_up_within_its_bound_and_reports_the_backlog(tmp_path: Path) -> None:
     sink = PubSubSink(
-        "projects/p/topics/t", tmp_path / "spill", flush_timeout=0.3, publisher=failing_publisher, sleep=no_sleep
+        "projects/p/topics/t", tmp_path / "spill", USAGE, flush_timeout=0.3, publisher=failing_publisher, sleep=no_sleep
     )
     await sink.publish(make_event(1))
     with pytest.raises(EventSinkError, match="1 not yet published"):
@@ -259,4 +263,4 @@ def test_attributes_leave_out_empty_values() -> None:
 @pytest.mark.parametrize("topic", ["usage-events", "projects/p/subscriptions/s"])
 def test_the_topic_must_be_a_full_name(topic: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="full name"):
-        PubSubSink(topic, tmp_path)
+        PubSubSink(topic, tmp_path, USAGE)

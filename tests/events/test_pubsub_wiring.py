@@ -1,5 +1,6 @@
 """EVENTS_BACKEND=pubsub: the chat deps publish each request's usage event to the configured topic (on the
-Pub/Sub emulator), before the reply is returned to the caller; a missing project is a clear settings error."""
+Pub/Sub emulator), before the reply is returned to the caller; the vault's audit events go to the audit
+topic the same way; a missing project is a clear settings error."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from types import MappingProxyType
 import pytest
 
 from shared.api.deps import build_chat_deps, build_event_sink
+from shared.clock import SystemClock
 from shared.events.local_sink import LocalSegmentSink
+from shared.events.pubsub_sink import PubSubSink
 from shared.events.schema import UsageEvent
 from shared.identity import Identity
 from shared.settings import Settings, SettingsError
+from shared.store.sqlite import SqliteStore
 from shared.unified import ChatRequest, Message
-from tests.events.conftest import PROJECT, Channel
+from shared.vault.audit import AuditEvent
+from shared.vault.audit_sink import LocalAuditSink
+from shared.vault.build import build_vault
+from tests.events.conftest import PROJECT, Channel, open_channel
 from tests.events.test_pubsub_sink import pull
 
 WHO = Identity(tenant="shop", key_id="gk_1", user="u-1", scopes=frozenset({"chat"}))
@@ -56,3 +63,36 @@ def test_the_embedded_sink_is_the_default_and_pubsub_needs_a_project(tmp_path: P
     with pytest.raises(SettingsError) as caught:
         build_event_sink(missing)
     assert caught.value.variable == "GOOGLE_CLOUD_PROJECT_ID"
+
+
+async def test_audit_events_reach_the_audit_topic(
+    tmp_path: Path, pubsub_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit_channel = open_channel(pubsub_host, monkeypatch)
+    configured = dataclasses.replace(
+        Settings(),
+        data_dir=tmp_path,
+        events_backend="pubsub",
+        google_cloud_project_id=PROJECT,
+        pubsub_audit_topic=audit_channel.topic.rsplit("/", 1)[1],
+    )
+    store = SqliteStore(tmp_path / "store.db")
+    vault, audit = build_vault(configured, store, SystemClock())
+    assert isinstance(audit, PubSubSink)
+    try:
+        meta = await vault.store_key(WHO, "main", "openai", "sk-audit-" + "x" * 40)
+        await audit.close()
+        (message,) = pull(audit_channel, 1, parse=AuditEvent.from_json_bytes)
+    finally:
+        await store.close()
+        audit_channel.subscriber.close()
+    event = AuditEvent.from_json_bytes(message.data)
+    assert (event.action, event.outcome, event.key_id, event.tenant) == ("store", "ok", meta.key_id, "shop")
+    assert dict(message.attributes) == {"event_type": "audit", "tenant": "shop", "action": "store", "outcome": "ok"}
+    assert b"sk-audit-" not in message.data
+
+
+def test_the_embedded_audit_sink_is_the_default(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    _, audit = build_vault(dataclasses.replace(Settings(), data_dir=tmp_path), store, SystemClock())
+    assert isinstance(audit, LocalAuditSink)
