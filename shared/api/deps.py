@@ -30,6 +30,7 @@ from shared.keys_dev import DevKey, ensure_dev_key_blocking
 from shared.keys_ring import StoreKeyRing
 from shared.local_secrets import resolve_salt
 from shared.metrics import LiveMetrics, build_live_metrics
+from shared.metrics.gauges import EVENTS_BACKLOG
 from shared.providers.signatures import InMemorySignatureStore
 from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
@@ -117,6 +118,8 @@ def build_chat_deps(
     # Live metrics per (provider, model) in one-minute buckets: Redis when configured (every instance adds
     # to the same buckets), else in-process.
     metrics = build_live_metrics(redis_url=settings.redis_url, redis_ca_cert=settings.redis_ca_cert)
+    # Each instance reports its usage-event backlog there too; health shows the sum over instances.
+    metrics.gauge(EVENTS_BACKLOG, lambda: sink.backlog)
     # Breaker state shared by every instance through the document store (SQLite file or Firestore).
     store = build_store(settings)
     keys = StoreKeyRing(GatewayKeyStore(store, salt, clock), clock=clock)

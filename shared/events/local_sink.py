@@ -279,6 +279,11 @@ class LocalSegmentSink:
         """Events accepted and not yet written."""
         return len(self._pending)
 
+    @property
+    def backlog(self) -> int:
+        """`pending`, under the events port's name."""
+        return len(self._pending)
+
     async def publish(self, event: UsageEvent) -> None:
         if len(self._pending) >= self._max_buffer:
             await self._relieve()

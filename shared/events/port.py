@@ -33,6 +33,11 @@ class EventBufferFull(EventSinkError):
 
 
 class EventSink(Protocol):
+    @property
+    def backlog(self) -> int:
+        """Events accepted and not yet written (or acknowledged): reported to the live metrics."""
+        ...
+
     async def publish(self, event: UsageEvent) -> None:
         """Accept one event. Must be fast (enqueue only); raises `EventSinkError` rather than drop it."""
         ...
@@ -54,6 +59,10 @@ class MemorySink:
         self.flushes = 0
         self.closed = False
         self.error: EventSinkError | None = None
+
+    @property
+    def backlog(self) -> int:
+        return 0
 
     async def publish(self, event: UsageEvent) -> None:
         if self.error is not None:

@@ -23,13 +23,11 @@ from shared.health.facts import EventsFact, HealthFacts
 from shared.health.probes import ping_cache, ping_kms, ping_store
 from shared.health.routes import catalog_routes, provider_breakers, read_routes, route_phases
 from shared.metrics.buckets import MINUTE, minute_of
+from shared.metrics.gauges import EVENTS_BACKLOG
 from shared.metrics.live import LiveMetrics
 from shared.store.port import DocumentStore
 
 __all__ = ["HealthCollector"]
-
-# The live metrics do not carry the event backlog yet (issue 7, Events): say so rather than guess.
-NOT_MEASURED = EventsFact(backlog=None, detail="not measured yet")
 
 
 class HealthCollector:
@@ -73,10 +71,11 @@ class HealthCollector:
             return facts
 
     async def _gather(self) -> HealthFacts:
-        store, cache, kms, _ = await asyncio.gather(
+        store, cache, kms, events, _ = await asyncio.gather(
             ping_store(self._store, self._clock, self._ping_timeout),
             ping_cache(self._cache, self._clock, self._ping_timeout),
             ping_kms(self._kms, self._clock, self._ping_timeout),
+            self._events(),
             self._refresh_breakers(),
         )
         phases = route_phases(self._breakers.views())
@@ -88,7 +87,7 @@ class HealthCollector:
             store=store,
             cache=cache,
             kms=kms,
-            events=NOT_MEASURED,
+            events=events,
             providers=provider_breakers(self._pairs, phases),
             routes=tuple(routes),
             requests=sum(s.requests for s in snapshots),
@@ -97,6 +96,19 @@ class HealthCollector:
             # The newest minute is still running: the window covers the full older minutes and part of it.
             window_seconds=(self._minutes - 1) * MINUTE + max(1.0, wall - minute_of(wall)),
         )
+
+    async def _events(self) -> EventsFact:
+        """The backlog every chat instance reports to the live metrics (shared.metrics.gauges)."""
+        try:
+            async with asyncio.timeout(self._metrics_timeout):
+                found = await self._metrics.gauge_total(EVENTS_BACKLOG)
+        except TimeoutError:
+            return EventsFact(backlog=None, detail="live metrics timeout")
+        if not found.complete:
+            return EventsFact(backlog=None, detail="live metrics unreachable")
+        if not found.instances:
+            return EventsFact(backlog=0, instances=0, detail="no instance reported in the last 2 minutes")
+        return EventsFact(backlog=found.total, instances=found.instances)
 
     async def _refresh_breakers(self) -> None:
         # Not `refresh()`: its 5 ms wait suits the request path; health can wait for the shared state.

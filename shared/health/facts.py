@@ -25,10 +25,12 @@ class Reachability:
 
 @dataclass(frozen=True, slots=True)
 class EventsFact:
-    """The usage-event backlog summed over instances; `None` until something measures it."""
+    """The usage-event backlog summed over the chat instances reporting it (`instances`); `backlog` None
+    when it could not be read."""
 
     backlog: int | None
     detail: str | None = None
+    instances: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ def _reachability(fact: Reachability) -> dict[str, Any]:
 
 def _events(fact: EventsFact) -> dict[str, Any]:
     body: dict[str, Any] = {"ok": events_ok(fact), "backlog": fact.backlog}
+    if fact.instances is not None:
+        body["instances"] = fact.instances
     if fact.detail is not None:
         body["detail"] = fact.detail
     return body

@@ -9,7 +9,7 @@ retries and snapshots live in `shared.metrics.live`. Both calls raise `MetricsBa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.clock import Clock, SystemClock
@@ -28,17 +28,20 @@ class MetricsBackendError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class BucketWrite:
-    """Deltas for one bucket hash, and how long (ms from now) the hash is to live after this write."""
+    """Deltas for one bucket hash, and how long (ms from now) the hash is to live after this write;
+    `gauges` are fields set to a value rather than added to (shared.metrics.gauges)."""
 
     key: str
     ints: Mapping[str, int]
     floats: Mapping[str, float]
     expire_ms: int
+    gauges: Mapping[str, float] = field(default_factory=dict)
 
 
 class MetricsBackend(Protocol):
     async def apply(self, writes: Sequence[BucketWrite]) -> None:
-        """Add every delta and set each expiry, in one round trip; raises `MetricsBackendError`."""
+        """Add every delta, set every gauge field and each expiry, in one round trip; raises
+        `MetricsBackendError`."""
         ...
 
     async def read(self, keys: Sequence[str]) -> list[dict[str, float]]:
@@ -66,6 +69,7 @@ class MemoryMetricsBackend:
                 fields[name] = fields.get(name, 0.0) + amount
             for name, value in write.floats.items():
                 fields[name] = fields.get(name, 0.0) + value
+            fields.update(write.gauges)
             self._hashes[write.key] = (fields, now + write.expire_ms / 1000)
 
     async def read(self, keys: Sequence[str]) -> list[dict[str, float]]:

@@ -12,6 +12,9 @@ after Redis applied it is retried too, so an outage may count a few requests twi
 
 Reads (`snapshot`, `ttft_ewma`, `latency_ewma`) are for the router and health, not per request: one
 backend round trip for the last N minutes, plus this instance's deltas not yet written.
+
+Gauges (`gauge`, `gauge_total`; shared.metrics.gauges) are per-instance values, such as the event backlog,
+written on the same flush and summed over the instances alive.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from shared.clock import Clock, SystemClock
 from shared.metrics.backends import BucketWrite, MetricsBackend
 from shared.metrics.buckets import MINUTE, Bucket, MetricsSnapshot, bucket_field, bucket_key, minute_of, summarize
+from shared.metrics.gauges import Gauges, GaugeTotal
 
 __all__ = ["DEFAULT_PREFIX", "LiveMetrics"]
 
@@ -69,6 +73,7 @@ class LiveMetrics:
         self._last_log = -math.inf
         self._held_logs = 0
         self.dropped_buckets = 0  # deltas given up on (pending bound, or expired before Redis came back)
+        self.gauges = Gauges(prefix)
 
     # --- the request path ---
 
@@ -102,6 +107,11 @@ class LiveMetrics:
             self._start_flusher()
         except Exception as exc:
             self._warn("record_hit", exc)
+
+    def gauge(self, name: str, read: Callable[[], int]) -> None:
+        """Report `read()` (cheap, no I/O) as this instance's `name` on every flush from now on."""
+        self.gauges.register(name, read)
+        self._start_flusher()
 
     def _bucket(self, slot: _Slot) -> Bucket:
         bucket = self._pending.get(slot)
@@ -143,10 +153,11 @@ class LiveMetrics:
     async def flush(self) -> bool:
         """Write the pending deltas in one round trip. True when nothing is left pending; never raises."""
         async with self._flush_lock:
-            if not self._pending:
+            now = self._clock.time()
+            gauges = self.gauges.due(now) if self.gauges else []
+            if not self._pending and not gauges:
                 return True
             batch, self._pending = self._pending, {}
-            now = self._clock.time()
             writes: list[BucketWrite] = []
             kept: dict[_Slot, Bucket] = {}
             for slot, bucket in batch.items():
@@ -156,6 +167,7 @@ class LiveMetrics:
                     continue
                 kept[slot] = bucket
                 writes.append(BucketWrite(bucket_key(self._prefix, *slot), bucket.ints, bucket.floats, expire_ms))
+            writes.extend(write for *_, write in gauges)
             if not writes:
                 return not self._pending
             try:
@@ -167,6 +179,8 @@ class LiveMetrics:
                 self._requeue(kept)
                 self._warn("flush", exc)
                 return False
+            for name, minute, value, _ in gauges:
+                self.gauges.written(name, minute, value)
             return not self._pending
 
     def _requeue(self, batch: dict[_Slot, Bucket]) -> None:
@@ -258,6 +272,10 @@ class LiveMetrics:
             weighted += weight * fields.get(total, 0.0) / samples
             weights += weight
         return weighted / weights if weights else None
+
+    async def gauge_total(self, name: str) -> GaugeTotal:
+        """The gauge `name` summed over the instances alive, this one's live value included; never raises."""
+        return await self.gauges.total(self.backend, name, self._clock.time())
 
     # --- lifecycle ---
 

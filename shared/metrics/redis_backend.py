@@ -1,6 +1,6 @@
 """`RedisMetricsBackend`: live-metrics buckets as Redis hashes (Memorystore in the cloud).
 
-Memorystore-compatible plain commands only (HINCRBY, HINCRBYFLOAT, PEXPIRE, HGETALL), sent as one
+Memorystore-compatible plain commands only (HINCRBY, HINCRBYFLOAT, HSET, PEXPIRE, HGETALL), sent as one
 non-transactional pipeline per call: one round trip, no MULTI, no script. The connection options are the
 cache's (`redis_pool_options`: AUTH from the URL, TLS with `rediss://` and a CA file, no client retries),
 with short timeouts and the cache's `CacheBreaker`, so a dead Redis is not dialled every second.
@@ -93,6 +93,8 @@ class RedisMetricsBackend:
                     pipe.hincrby(write.key, name, amount)
                 for name, value in write.floats.items():
                     pipe.hincrbyfloat(write.key, name, value)
+                if write.gauges:
+                    pipe.hset(write.key, mapping=dict(write.gauges.items()))
                 pipe.pexpire(write.key, max(1, write.expire_ms))
 
         await self._pipeline(fill)

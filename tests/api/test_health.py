@@ -126,7 +126,12 @@ async def test_the_dev_key_gets_the_full_report(gw: Gateway, entry: str) -> None
     assert isinstance(dependencies["store"]["latencyMs"], float)
     assert dependencies["cache"]["ok"] is True
     assert dependencies["kms"] == {"ok": True, "latencyMs": None, "detail": "local"}
-    assert dependencies["events"] == {"ok": None, "backlog": None, "detail": "not measured yet"}
+    assert dependencies["events"] == {
+        "ok": True,
+        "backlog": 0,
+        "instances": 0,
+        "detail": "no instance reported in the last 2 minutes",  # no chat deps in this process
+    }
     assert body["metrics"] == {
         "requestRate": round(10 / 245, 4),
         "errorRate": 0.1,
@@ -190,6 +195,9 @@ async def test_the_dev_server_routes_health_over_the_chat_deps(tmp_path: Path) -
         assert response.status_code == 200
         haiku = response.json()["services"]["providers"]["ANTHROPIC"]["claude-haiku-4-5-20251001"]
         assert haiku["requests"] == 1
+        # The chat deps in this process report their event backlog (the local sink's: nothing waiting).
+        events = response.json()["services"]["dependencies"]["events"]
+        assert (events["backlog"], events["instances"]) == (0, 1)
         # The same port serves every function's app by path.
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://dev.test") as client:
             analytics = await client.get("/api/ai/analytics?days=7", headers=AUTH)

@@ -80,7 +80,8 @@ async def test_everything_up_and_quiet_is_healthy(make_collector: MakeCollector)
     facts = await make_collector().collect()
     assert (facts.store.ok, facts.cache.ok, facts.kms.ok) == (True, True, True)
     assert facts.kms.detail == "local"
-    assert (facts.events.backlog, facts.events.detail) == (None, "not measured yet")
+    assert (facts.events.backlog, facts.events.instances) == (0, 0)
+    assert facts.events.detail == "no instance reported in the last 2 minutes"
     assert {p: (b.routes, b.open) for p, b in facts.providers.items()} == {"openai": (2, 0), "anthropic": (2, 0)}
     assert facts.routes == ()
     assert assess(facts) == "healthy"
@@ -210,3 +211,20 @@ async def test_a_recent_collection_is_reused(
     clock.advance(1.0)
     assert await collector.collect() is not first
     assert counting.calls.count("get") == 2
+
+
+async def test_the_event_backlog_is_the_sum_the_chat_instances_report(
+    make_collector: MakeCollector, metrics: LiveMetrics, clock: FakeClock
+) -> None:
+    for backlog in (3, 10_003):
+        chat = LiveMetrics(metrics.backend, clock=clock)
+        chat.gauge("events_backlog", backlog.__int__)
+        await chat.flush()
+    facts = await make_collector().collect()
+    assert (facts.events.backlog, facts.events.instances, facts.events.detail) == (10_006, 2, None)
+    assert assess(facts) == "degraded"  # above BACKLOG_LIMIT
+
+
+async def test_an_unreachable_backlog_is_unknown_not_zero(make_collector: MakeCollector, clock: FakeClock) -> None:
+    facts = await make_collector(metrics=LiveMetrics(SlowBackend(), clock=clock), metrics_timeout=0.05).collect()
+    assert (facts.events.backlog, facts.events.detail) == (None, "live metrics timeout")

@@ -121,3 +121,22 @@ async def test_build_live_metrics_on_redis(redis_url: str) -> None:
     metrics = build_live_metrics(redis_url=redis_url)
     assert isinstance(metrics.backend, RedisMetricsBackend)
     await metrics.close()
+
+
+async def test_gauges_are_set_not_added_on_redis(redis_url: str, key_prefix: str, raw_redis: aioredis.Redis) -> None:
+    clock = FakeClock(START)
+    chat = LiveMetrics(RedisMetricsBackend.from_url(redis_url, clock=clock), clock=clock, prefix=key_prefix)
+    health = LiveMetrics(RedisMetricsBackend.from_url(redis_url, clock=clock), clock=clock, prefix=key_prefix)
+    backlog = {"n": 40}
+    chat.gauge("events_backlog", lambda: backlog["n"])
+    await chat.flush()
+    backlog["n"] = 2
+    await chat.flush()
+    found = await health.gauge_total("events_backlog")
+    assert (found.total, found.instances, found.complete) == (2, 1, True)
+    key = f"{key_prefix}g:events_backlog:{int(START // 60) * 60}"
+    assert await raw_redis.hgetall(key) == {chat.gauges.instance.encode(): b"2"}
+    # Kept two minutes past its minute (55 s of the minute are left at START).
+    assert 175_000 - 2000 < await raw_redis.pttl(key) <= 175_000
+    await chat.close()
+    await health.close()
