@@ -23,11 +23,16 @@ test: venv tools lint typecheck pytest
 
 # The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
 # openssl; the document store tests start the Firestore emulator (unless FIRESTORE_EMULATOR_HOST names
-# one), a Node package pinned in $(FIRESTORE_EMULATOR). Install what the machine lacks from Debian's packages.
+# one), a Node package pinned in $(FIRESTORE_EMULATOR); the dashboard's browser test drives headless chromium
+# through chromium-driver (one Debian source package, so their versions always match). Install what the
+# machine lacks from Debian's packages.
 tools: node $(FIRESTORE_EMULATOR_STAMP) pubsub-emulator bigquery-emulator
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null || \
 		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; } || \
 		{ echo "make test needs redis-server and openssl (apt-get install redis-server openssl)"; exit 1; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		{ echo "make test needs chromium and chromium-driver (apt-get install chromium chromium-driver)"; exit 1; }
 
 node:
 	@command -v node >/dev/null && command -v npm >/dev/null || \

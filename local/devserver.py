@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -40,10 +41,14 @@ from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.api.keys import KEYS_PATH, KeysApi
 from shared.api.keys_deps import KeysDeps
 from shared.clock import SystemClock
+from shared.dashboard import DASHBOARD_PATH
+from shared.events.port import EventSinkError
 from shared.providers import PROVIDERS
 from shared.settings import Settings
 
 __all__ = ["main", "simulator_base_urls"]
+
+_log = logging.getLogger(__name__)
 
 # Any non-empty key works with the simulator; this one says what it is.
 SIMULATOR_KEY = "simulator-key"
@@ -130,9 +135,15 @@ def banner(deps: ChatDeps, host: str, port: int, simulator_url: str | None) -> s
 
 def build_app(api: ChatApi, keys: KeysApi, health: HealthApi, analytics: AnalyticsApi) -> ASGIApp:
     """One port for every function's app. Each routes on full paths, so requests go by path prefix to
-    the keys (/api/ai/keys), health (/api/ai/health) and analytics (/api/ai/analytics) apps and to the
-    chat app otherwise, with the scope untouched."""
-    apps = ((KEYS_PATH, keys.asgi()), (HEALTH_PATH, health.asgi()), (ANALYTICS_PATH, analytics.asgi()))
+    the keys (/api/ai/keys), health (/api/ai/health) and analytics (/api/ai/analytics, and the dashboard
+    it serves at /api/ai/dashboard) apps and to the chat app otherwise, with the scope untouched."""
+    analytics_app = analytics.asgi()
+    apps = (
+        (KEYS_PATH, keys.asgi()),
+        (HEALTH_PATH, health.asgi()),
+        (ANALYTICS_PATH, analytics_app),
+        (DASHBOARD_PATH, analytics_app),
+    )
     chat_app = api.asgi()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,7 +202,9 @@ def app_for(deps: ChatDeps) -> ASGIApp:
     async def get_health() -> HealthDeps:
         return health_deps
 
-    # Analytics reads this process's sealed event segments with DuckDB; cost analysis uses this chat core.
+    # Analytics reads the sealed event segments with DuckDB; cost analysis uses this chat core. Each
+    # analytics request first seals this process's own events, so a report includes every request
+    # answered before it (the cloud's freshness is the BigQuery subscription's, seconds).
     analytics_deps = AnalyticsDeps(
         settings=deps.settings,
         keys=deps.keys,
@@ -201,6 +214,10 @@ def app_for(deps: ChatDeps) -> ASGIApp:
     )
 
     async def get_analytics() -> AnalyticsDeps:
+        try:
+            await deps.events.flush()
+        except EventSinkError as error:  # the report is then as fresh as the last sealed segment
+            _log.warning("dev server: sealing usage events before analytics failed: %s", error)
         return analytics_deps
 
     return build_app(ChatApi(get), KeysApi(get_keys), HealthApi(get_health), AnalyticsApi(get_analytics))

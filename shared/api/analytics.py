@@ -2,10 +2,12 @@
 
     GET  /api/ai/analytics?days=30&detailed=true   -> 200 the analytics report (shared.analytics.service)
     POST /api/ai/analytics/costs   {seed chat body} -> 200 the seed's `analyzeCosts` (no provider is called)
+    GET  /api/ai/dashboard                          -> 200 the dashboard page (public; shared.dashboard)
+    GET  /api/ai/dashboard/<name>                   -> 200 one of its static files (public), else 404
 
 Routes on the full path, served by the same `AnalyticsApi` behind the Cloud Function entry point
 (`dispatch`, called by `functions/analytics/main.py`) and mounted in the dev server (`asgi`). Every
-route needs a gateway key with the `analytics` scope (401 without a valid key, 403 without the scope).
+analytics route needs a gateway key with the `analytics` scope (401 without a valid key, 403 without the scope).
 `days` is 1 to 365 (default 30) and `detailed` true or false (default false), else 400 naming the
 parameter. Errors use the seed envelope. USD amounts are written with exactly 6 decimals.
 """
@@ -26,6 +28,7 @@ from shared.analytics.port import AnalyticsUnavailable
 from shared.api.body import ECHO
 from shared.api.route_table import RouteTable, scoped_endpoint
 from shared.api.seed_wire import parse_seed_request
+from shared.dashboard.assets import Dashboard
 from shared.errors import RequestError
 from shared.identity import Identity
 from shared.routing.analysis import to_seed
@@ -50,6 +53,8 @@ class AnalyticsApi:
             [
                 Route(ANALYTICS_PATH, self._endpoint(_report), methods=["GET"]),
                 Route(COSTS_PATH, self._endpoint(_costs), methods=["POST"]),
+                # Public: the page holds no data; it sends the caller's key to ANALYTICS_PATH itself.
+                *Dashboard.load().routes(),
             ]
         )
 
