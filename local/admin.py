@@ -4,11 +4,16 @@
     keys list [--tenant T]
     keys revoke KEY_ID
     tenants set T --platform-keys on|off
+    analytics rollup [--day YYYY-MM-DD | --days N]
 
 It reads the same environment as the gateway (`Settings.from_env`): STORE_BACKEND picks the document
 store (the SQLite file in GATEWAY_DATA_DIR, or Firestore), API_KEY_HASH_SALT the salt (else the local
 generated one, as the dev server does). `keys create` prints the new key once; nothing else ever prints
 a key or a hash. Instances notice a revocation within their key cache's TTL (30 s).
+
+`analytics rollup` rolls up whole UTC days of usage events (shared.analytics.rollup_job) on the backend of
+ANALYTICS_BACKEND: by default the last 3 complete days, else one `--day` (before today) or the last `--days`
+N; re-running a day replaces its rollup. Embedded, it writes GATEWAY_DATA_DIR/analytics/rollups.duckdb.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from shared.analytics.port import AnalyticsUnavailable
+from shared.analytics.rollup import MAX_DAYS
+from shared.analytics.rollup_job import rollup_from_env
 from shared.clock import SystemClock
 from shared.gateway_keys import GatewayKey, GatewayKeyStore, TenantSettings
 from shared.identity import SCOPES
@@ -32,7 +40,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m local.admin", description="Manage gateway keys and tenants.")
+    parser = argparse.ArgumentParser(
+        prog="python -m local.admin", description="Manage gateway keys and tenants; roll up analytics."
+    )
     groups = parser.add_subparsers(dest="group", required=True)
 
     keys = groups.add_parser("keys", help="gateway keys").add_subparsers(dest="action", required=True)
@@ -59,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     switch.add_argument(
         "--platform-keys", choices=("on", "off"), required=True, help="may the tenant's calls use platform keys"
     )
+
+    analytics = groups.add_parser("analytics", help="usage analytics").add_subparsers(dest="action", required=True)
+    rollup = analytics.add_parser("rollup", help="roll up whole UTC days of usage events (default: the last 3)")
+    which = rollup.add_mutually_exclusive_group()
+    which.add_argument("--day", default=None, help="one day, YYYY-MM-DD, before today (UTC)")
+    which.add_argument("--days", type=int, default=None, help=f"the last N complete days (1 to {MAX_DAYS})")
     return parser
 
 
@@ -66,8 +82,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run one command; the exit status (0 done, 1 not found or refused, 2 usage)."""
     args = _parser().parse_args(argv)
     out = out or sys.stdout
+    environ = os.environ if environ is None else environ
+    if args.group == "analytics":
+        return _rollup(args, environ, out)
     try:
-        settings = Settings.from_env(os.environ if environ is None else environ)
+        settings = Settings.from_env(environ)
         salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
         return asyncio.run(_run(args, build_store(settings), salt, out))
     except (SettingsError, ValueError, StoreUnavailable) as error:
@@ -105,6 +124,17 @@ async def _run(args: argparse.Namespace, store: DocumentStore, salt: str, out: T
         return 1
     finally:
         await store.close()
+
+
+def _rollup(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    try:
+        rolled = rollup_from_env(environ, day=args.day, days=args.days)
+    except (SettingsError, ValueError, AnalyticsUnavailable) as error:  # RollupRequestError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for day in rolled:
+        print(f"rolled {day.day.isoformat()}: {day.events} events", file=out)
+    return 0
 
 
 def _line(meta: GatewayKey) -> str:

@@ -30,12 +30,12 @@ import uvicorn
 import uvloop
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.analytics.duckdb_adapter import DuckDbAnalytics
+from shared.analytics.factory import analytics_port
 from shared.analytics.service import AnalyticsService
 from shared.api.analytics import ANALYTICS_PATH, AnalyticsApi
 from shared.api.analytics_deps import AnalyticsDeps
 from shared.api.chat import ChatApi
-from shared.api.deps import ChatDeps, build_chat_deps, events_dir
+from shared.api.deps import ChatDeps, build_chat_deps
 from shared.api.health import HEALTH_PATH, HealthApi
 from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.api.keys import KEYS_PATH, KeysApi
@@ -209,7 +209,7 @@ def app_for(deps: ChatDeps) -> ASGIApp:
         settings=deps.settings,
         keys=deps.keys,
         store=deps.store,
-        analytics=AnalyticsService(DuckDbAnalytics(events_dir(deps.settings.data_dir)), SystemClock()),
+        analytics=AnalyticsService(analytics_port(deps.settings), SystemClock()),
         chat=lambda: deps,
     )
 

@@ -74,6 +74,9 @@ ENV_VARS: tuple[str, ...] = (
     "EVENTS_BACKEND",
     "PUBSUB_USAGE_TOPIC",
     "PUBSUB_AUDIT_TOPIC",
+    "ANALYTICS_BACKEND",
+    "BIGQUERY_DATASET",
+    "BIGQUERY_ENDPOINT",
     "CONNECT_TIMEOUT_SECONDS",
     "FIRST_BYTE_TIMEOUT_SECONDS",
     "STREAM_IDLE_TIMEOUT_SECONDS",
@@ -84,6 +87,8 @@ ENV_VARS: tuple[str, ...] = (
     "CACHE_TTL_SECONDS",
     "CACHE_MAX_SIZE",
     "CACHE_MAX_TEMPERATURE",
+    "ANALYTICS_DETAILED_LOGGING",
+    "ANALYTICS_LOG_CONTENT",
     "REDIS_URL",
     "REDIS_CA_CERT",
     "API_KEY_HASH_SALT",
@@ -101,6 +106,8 @@ _ORDER_NAMES = {"openai": "openai", "anthropic": "anthropic", "google": "gemini"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 # Pub/Sub's resource-name rule for a topic id (cloud.google.com/pubsub/docs/pubsub-basics#resource_names).
 _TOPIC_ID = re.compile(r"[A-Za-z][A-Za-z0-9._~+%-]{2,254}")
+# A BigQuery dataset id, optionally qualified by its project id (which may carry a `domain:` prefix).
+_DATASET = re.compile(r"(?:[a-z][a-z0-9.:-]{4,61}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}")
 # Visible ASCII only: a key goes into an HTTP header, where anything else is refused or mangled.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
@@ -156,6 +163,12 @@ class Settings:
     events_backend: str = "local"
     pubsub_usage_topic: str = "usage-events"
     pubsub_audit_topic: str = "audit-events"
+    # Where analytics read usage events and keep their daily rollups (shared.analytics): `duckdb` (the segment
+    # files and GATEWAY_DATA_DIR/analytics/rollups.duckdb) or `bigquery` (BIGQUERY_DATASET, `dataset` or
+    # `project.dataset`, in GOOGLE_CLOUD_PROJECT_ID; BIGQUERY_ENDPOINT: an emulator's URL, unset: the real service).
+    analytics_backend: str = "duckdb"
+    bigquery_dataset: str | None = None
+    bigquery_endpoint: str | None = None
     connect_timeout_seconds: float = 5.0
     first_byte_timeout_seconds: float = 60.0
     stream_idle_timeout_seconds: float = 60.0
@@ -167,6 +180,10 @@ class Settings:
     cache_max_size: int = 1000
     # Requests sampled hotter than this are not cached unless the caller asks (`x-gateway-cache: force`).
     cache_max_temperature: float = 0.5
+    # The seed's analytics.detailedLogging: a JSON log line per provider attempt (shared.attempt_log); message
+    # content only with ANALYTICS_LOG_CONTENT as well.
+    analytics_detailed_logging: bool = False
+    analytics_log_content: bool = False
     # The cache port on Redis (Memorystore): `redis://` or `rediss://` (TLS); unset: in-process only.
     redis_url: str | None = None
     redis_ca_cert: str | None = None
@@ -211,6 +228,9 @@ class Settings:
             events_backend=env.parse("EVENTS_BACKEND", d.events_backend, _events_backend),
             pubsub_usage_topic=env.parse("PUBSUB_USAGE_TOPIC", d.pubsub_usage_topic, _topic_id),
             pubsub_audit_topic=env.parse("PUBSUB_AUDIT_TOPIC", d.pubsub_audit_topic, _topic_id),
+            analytics_backend=env.parse("ANALYTICS_BACKEND", d.analytics_backend, _analytics_backend),
+            bigquery_dataset=env.parse("BIGQUERY_DATASET", d.bigquery_dataset, _dataset),
+            bigquery_endpoint=env.parse("BIGQUERY_ENDPOINT", d.bigquery_endpoint, _base_url),
             connect_timeout_seconds=env.positive("CONNECT_TIMEOUT_SECONDS", d.connect_timeout_seconds),
             first_byte_timeout_seconds=env.positive("FIRST_BYTE_TIMEOUT_SECONDS", d.first_byte_timeout_seconds),
             stream_idle_timeout_seconds=env.positive("STREAM_IDLE_TIMEOUT_SECONDS", d.stream_idle_timeout_seconds),
@@ -221,6 +241,8 @@ class Settings:
             cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", d.cache_ttl_seconds, 1, None),
             cache_max_size=env.integer("CACHE_MAX_SIZE", d.cache_max_size, 1, None),
             cache_max_temperature=env.number("CACHE_MAX_TEMPERATURE", d.cache_max_temperature, 0.0, 2.0),
+            analytics_detailed_logging=env.boolean("ANALYTICS_DETAILED_LOGGING", d.analytics_detailed_logging),
+            analytics_log_content=env.boolean("ANALYTICS_LOG_CONTENT", d.analytics_log_content),
             redis_url=env.secret("REDIS_URL"),
             redis_ca_cert=env.raw("REDIS_CA_CERT"),
             api_key_hash_salt=env.secret("API_KEY_HASH_SALT"),
@@ -417,6 +439,23 @@ def _events_backend(value: str) -> str:
     if backend not in ("local", "pubsub"):
         raise ValueError("expected local or pubsub")
     return backend
+
+
+def _analytics_backend(value: str) -> str:
+    backend = value.strip().lower()
+    if backend not in ("duckdb", "bigquery"):
+        raise ValueError("expected duckdb or bigquery")
+    return backend
+
+
+def _dataset(value: str) -> str:
+    # A dataset id (letters, digits, underscores), optionally after the project that holds it.
+    if not _DATASET.fullmatch(value):
+        raise ValueError(
+            "expected a BigQuery dataset id (letters, digits and underscores, at most 1024), optionally as "
+            "project.dataset with a project id of lowercase letters, digits and hyphens"
+        )
+    return value
 
 
 def _topic_id(value: str) -> str:

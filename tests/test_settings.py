@@ -96,6 +96,7 @@ def test_defaults() -> None:
     assert s.api_key_hash_salt is None
     assert s.encryption_context_salt is None
     assert (s.events_backend, s.pubsub_usage_topic, s.pubsub_audit_topic) == ("local", "usage-events", "audit-events")
+    assert (s.analytics_backend, s.bigquery_dataset, s.bigquery_endpoint) == ("duckdb", None, None)
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\t"])
@@ -124,6 +125,9 @@ FULL_ENV = {
     "EVENTS_BACKEND": "PubSub",
     "PUBSUB_USAGE_TOPIC": "gateway-usage",
     "PUBSUB_AUDIT_TOPIC": "gateway-audit",
+    "ANALYTICS_BACKEND": "BigQuery",
+    "BIGQUERY_DATASET": "gateway_analytics",
+    "BIGQUERY_ENDPOINT": "http://127.0.0.1:9050/",
     "GATEWAY_DATA_DIR": "/var/lib/gateway",
     "GATEWAY_DEV_KEY": "dev-secret-1",
     "OPENAI_API_KEY": "sk-one, sk-two",
@@ -148,6 +152,8 @@ FULL_ENV = {
     "CACHE_TTL_SECONDS": "60",
     "CACHE_MAX_SIZE": "50",
     "CACHE_MAX_TEMPERATURE": "0.2",
+    "ANALYTICS_DETAILED_LOGGING": "true",
+    "ANALYTICS_LOG_CONTENT": "on",
     "REDIS_URL": "rediss://:secret-pass@10.0.0.3:6378/0",
     "REDIS_CA_CERT": "/etc/memorystore/ca.pem",
     "API_KEY_HASH_SALT": "hash-salt-value",
@@ -190,6 +196,11 @@ def test_every_variable_is_parsed() -> None:
         "gateway-usage",
         "gateway-audit",
     )
+    assert (s.analytics_backend, s.bigquery_dataset, s.bigquery_endpoint) == (
+        "bigquery",
+        "gateway_analytics",
+        "http://127.0.0.1:9050",
+    )
     assert (s.google_cloud_location_id, s.google_cloud_keyring_id, s.google_cloud_key_id) == (
         "europe-west1",
         "gateway",
@@ -203,6 +214,7 @@ def test_every_variable_is_parsed() -> None:
     assert s.max_body_bytes == 1048576
     assert (s.cache_enabled, s.cache_ttl_seconds, s.cache_max_size) == (False, 60, 50)
     assert s.cache_max_temperature == 0.2
+    assert (s.analytics_detailed_logging, s.analytics_log_content) == (True, True)
     assert (s.redis_url, s.redis_ca_cert) == ("rediss://:secret-pass@10.0.0.3:6378/0", "/etc/memorystore/ca.pem")
     assert "secret-pass" not in repr(s)
     assert s.api_key_hash_salt == "hash-salt-value"
@@ -229,6 +241,30 @@ def test_an_unknown_kms_backend_is_refused_naming_the_variable() -> None:
 def test_an_unknown_events_backend_is_refused_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match=r"EVENTS_BACKEND.*local or pubsub"):
         Settings.from_env({"EVENTS_BACKEND": "kafka"})
+
+
+def test_an_unknown_analytics_backend_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"ANALYTICS_BACKEND.*duckdb or bigquery"):
+        Settings.from_env({"ANALYTICS_BACKEND": "clickhouse"})
+
+
+@pytest.mark.parametrize(
+    "value", ["gateway_analytics", "Analytics2", "demo-test.gateway", "example.com:my-project.events_v1", "d" * 1024]
+)
+def test_bigquery_datasets_are_accepted_bare_or_with_their_project(value: str) -> None:
+    assert Settings.from_env({"BIGQUERY_DATASET": value}).bigquery_dataset == value
+
+
+@pytest.mark.parametrize(
+    "value", ["gateway-analytics", "analytics; DROP", "Bad_Project.analytics", "p.d.t", "proj.", "d" * 1025]
+)
+def test_a_bad_bigquery_dataset_is_refused_naming_the_variable(value: str) -> None:
+    assert "BigQuery dataset id" in bad("BIGQUERY_DATASET", value).message
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:9050", "ftp://127.0.0.1:9050", "http://127.0.0.1:9050?x=1"])
+def test_a_bad_bigquery_endpoint_is_refused_naming_the_variable(value: str) -> None:
+    assert "http(s) URL" in bad("BIGQUERY_ENDPOINT", value).message
 
 
 @pytest.mark.parametrize("variable", ["PUBSUB_USAGE_TOPIC", "PUBSUB_AUDIT_TOPIC"])

@@ -1,8 +1,9 @@
 """The cloud analytics adapter: BigQuery runs the queries of shared.analytics.queries as they are written.
 
-The text is BigQuery's own dialect, so nothing is translated: only the table name `usage_events` is
-qualified with the project and dataset (a job's default dataset would do the same, but the emulator the
-tests use ignores it and answers from no table). Parameters are typed query parameters: `@tenant`,
+The text is BigQuery's own dialect, so nothing is translated: only the table names (`usage_events` and
+the rollup tables `usage_daily` and `usage_rollup_days`, all in one dataset) are qualified with the project
+and dataset (a job's default dataset would do the same, but the emulator the tests use ignores it and
+answers from no table). Parameters are typed query parameters: `@tenant`,
 `@user` and `@key_id` STRING (a NULL STRING for "every user / key", which the queries test with
 `IS NULL`), `@since` and `@until` TIMESTAMP.
 
@@ -17,19 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from shared.analytics.port import AnalyticsUnavailable, QueryParams, Row
 from shared.analytics.queries import QUERIES
+from shared.analytics.rollup_tables import ROLLUP_TABLES
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-__all__ = ["BigQueryAnalytics", "bigquery_client", "qualify"]
+__all__ = ["BigQueryAnalytics", "bigquery_client", "qualify", "qualify_tables", "table_path"]
 
 _PROJECT = re.compile(r"[a-z][a-z0-9.:-]*[a-z0-9]")
 _NAME = re.compile(r"\w+")
-_SOURCE = re.compile(r"\b(FROM|JOIN)\s+usage_events\b")
+_SOURCE = re.compile(r"\b(FROM|JOIN|MERGE|INTO)\s+(\w+)\b")
 
 
 def bigquery_client(project: str, endpoint: str | None = None) -> bigquery.Client:
@@ -45,15 +48,31 @@ def bigquery_client(project: str, endpoint: str | None = None) -> bigquery.Clien
     return bigquery.Client(project=project, credentials=anonymous, client_options=ClientOptions(api_endpoint=endpoint))
 
 
-def qualify(sql: str, table: str) -> str:
-    """`sql` reading `table` (a full `project.dataset.table` path) where it reads `usage_events`."""
-    qualified, found = _SOURCE.subn(lambda m: f"{m.group(1)} `{table}`", sql)
+def qualify_tables(sql: str, paths: Mapping[str, str]) -> str:
+    """`sql` with each table named in `paths` (after FROM, JOIN, MERGE or INTO) replaced by its full
+    `project.dataset.table` path; raises ValueError when it names none of them."""
+    found = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        path = paths.get(match.group(2))
+        if path is None:
+            return match.group(0)
+        found += 1
+        return f"{match.group(1)} `{path}`"
+
+    qualified = _SOURCE.sub(replace, sql)
     if not found:
-        raise ValueError("the query does not read usage_events")
+        raise ValueError(f"the query does not read {' or '.join(sorted(paths))}")
     return qualified
 
 
-def _table_path(project: str, dataset: str, table: str) -> str:
+def qualify(sql: str, table: str) -> str:
+    """`sql` reading `table` (a full `project.dataset.table` path) where it reads `usage_events`."""
+    return qualify_tables(sql, {"usage_events": table})
+
+
+def table_path(project: str, dataset: str, table: str) -> str:
     """`project.dataset.table`; `dataset` may name its own project (`other-project.dataset`)."""
     owner, _, name = dataset.rpartition(".")
     owner = owner or project
@@ -63,15 +82,17 @@ def _table_path(project: str, dataset: str, table: str) -> str:
 
 
 class BigQueryAnalytics:
-    """`AnalyticsPort` over the usage events table `table` of `dataset` (by default in the client's project)."""
+    """`AnalyticsPort` over the usage events table `table` of `dataset` (by default in the client's project)
+    and the rollup tables of the same dataset."""
 
     def __init__(
         self, client: bigquery.Client, dataset: str, table: str = "usage_events", *, timeout: float = 30.0
     ) -> None:
         self._client = client
         self._timeout = timeout
-        path = _table_path(str(client.project), dataset, table)
-        self._queries = {name: qualify(sql, path) for name, sql in QUERIES.items()}
+        paths = {name: table_path(str(client.project), dataset, name) for name in ROLLUP_TABLES}
+        paths["usage_events"] = table_path(str(client.project), dataset, table)
+        self._queries = {name: qualify_tables(sql, paths) for name, sql in QUERIES.items()}
 
     async def run(self, query: str, params: QueryParams) -> list[Row]:
         sql = self._queries.get(query)

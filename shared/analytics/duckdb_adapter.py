@@ -9,6 +9,11 @@ NULL instead of failing type inference, and the schema stays the one source of t
 Timestamps are read as DuckDB `TIMESTAMP` holding UTC and compared with naive UTC parameters, so
 `DATE(ts)` is the UTC day with no time zone setting involved. Each query runs on a fresh in-memory
 connection in a worker thread (DuckDB's Python API blocks); with no segment yet it returns no rows.
+
+The daily rollups (`usage_daily`, `usage_rollup_days`: shared.analytics.rollup) live in their own DuckDB
+file (`GATEWAY_DATA_DIR/analytics/rollups.duckdb`, written only by shared.analytics.duckdb_rollup, which
+replaces the whole file atomically); each query attaches it READ_ONLY, and with no such file yet reads
+empty rollup tables, that is the raw events for every day.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import duckdb
 
 from shared.analytics.port import AnalyticsUnavailable, QueryParams, Row
 from shared.analytics.queries import QUERIES
+from shared.analytics.rollup_tables import ROLLUP_TABLES, duckdb_ddl
 from shared.analytics.translate import DuckDbQuery, to_duckdb
 from shared.events.local_sink import SEGMENT_GLOB
 from shared.events.schema import UsageEvent
 
-__all__ = ["DuckDbAnalytics", "event_columns"]
+__all__ = ["DuckDbAnalytics", "event_columns", "events_view", "naive_utc", "rollup_views"]
 
 _TYPES: dict[object, str] = {str: "VARCHAR", int: "BIGINT", bool: "BOOLEAN", datetime: "TIMESTAMP"}
 
@@ -58,16 +64,44 @@ def _struct(columns: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
 
 
-def _naive_utc(moment: datetime) -> datetime:
+def naive_utc(moment: datetime) -> datetime:
+    """A DuckDB TIMESTAMP value: the UTC wall time without a zone."""
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-class DuckDbAnalytics:
-    """`AnalyticsPort` over the segment files in `directory` (the events directory, not the data dir)."""
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
-    def __init__(self, directory: Path) -> None:
+
+def events_view(directory: Path) -> str:
+    """The temporary `usage_events`: the segments, or an empty table of the same shape when there are none."""
+    columns = event_columns()
+    if not any(Path(directory).glob(SEGMENT_GLOB)):
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        return f"CREATE TEMP TABLE usage_events ({typed})"
+    return (
+        "CREATE TEMP VIEW usage_events AS SELECT * FROM read_json("
+        f"{_quoted(Path(directory) / SEGMENT_GLOB)}, format = 'newline_delimited', columns = {_struct(columns)})"
+    )
+
+
+def rollup_views(database: Path | None) -> list[str]:
+    """Statements giving a connection the rollup tables: `database` attached read-only, or empty tables."""
+    if database is None or not database.is_file():
+        return [duckdb_ddl(table).replace("CREATE TABLE", "CREATE TEMP TABLE", 1) for table in ROLLUP_TABLES]
+    return [
+        f"ATTACH {_quoted(database)} AS rollups (READ_ONLY)",
+        *(f"CREATE TEMP VIEW {table} AS SELECT * FROM rollups.{table}" for table in ROLLUP_TABLES),
+    ]
+
+
+class DuckDbAnalytics:
+    """`AnalyticsPort` over the segment files in `directory` (the events directory, not the data dir) and the
+    rollup database `rollups` (None: no rollups, every day from the raw events)."""
+
+    def __init__(self, directory: Path, rollups: Path | None = None) -> None:
         self._directory = Path(directory)
-        self._columns = event_columns()
+        self._rollups = rollups
         self._queries: dict[str, DuckDbQuery] = {name: to_duckdb(sql) for name, sql in QUERIES.items()}
 
     async def run(self, query: str, params: QueryParams) -> list[Row]:
@@ -81,25 +115,15 @@ class DuckDbAnalytics:
             "tenant": params.tenant,
             "user": params.user,
             "key_id": params.key_id,
-            "since": _naive_utc(params.since),
-            "until": _naive_utc(params.until),
+            "since": naive_utc(params.since),
+            "until": naive_utc(params.until),
         }
         try:
             with duckdb.connect(":memory:") as connection:
-                connection.execute(self._source())
+                for statement in (events_view(self._directory), *rollup_views(self._rollups)):
+                    connection.execute(statement)
                 cursor = connection.execute(query.sql, {k: v for k, v in values.items() if k in query.parameters})
                 names = [column[0] for column in cursor.description or ()]
                 return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as exc:
             raise AnalyticsUnavailable(f"reading usage events in {self._directory} failed: {exc}") from exc
-
-    def _source(self) -> str:
-        """The `usage_events` view: the segments, or an empty table of the same shape when there are none."""
-        if not any(self._directory.glob(SEGMENT_GLOB)):
-            columns = ", ".join(f'"{name}" {kind}' for name, kind in self._columns.items())
-            return f"CREATE TEMP TABLE usage_events ({columns})"
-        pattern = str(self._directory / SEGMENT_GLOB).replace("'", "''")
-        return (
-            "CREATE TEMP VIEW usage_events AS SELECT * FROM read_json("
-            f"'{pattern}', format = 'newline_delimited', columns = {_struct(self._columns)})"
-        )

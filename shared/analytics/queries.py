@@ -17,13 +17,32 @@ Counting rules (shared.events.schema):
 - Routing savings are what the requested model would have cost for the same usage less what was billed,
   over the requests that cost-optimized routing sent to a cheaper model (`route_reason = 'cheapest'`);
   failovers and preferred providers are not savings. Cache savings are `cost_saved_micros`.
+
+Long ranges read rollups (shared.analytics.rollup): the usage queries (`USAGE_QUERIES`: totals and the
+breakdowns by provider, model, day, day and provider) take each UTC day that lies wholly inside the window
+and is marked rolled in `usage_rollup_days` from the daily rollup `usage_daily` (the same measures, summed
+per day, tenant, user, key, provider and model by the rollup job), and every other day (today, days not
+rolled yet, the partial days at the edges of a window that does not start or end at midnight) from the raw
+events, in one query. Sums and counts of integers add up exactly across days, so the result equals the
+raw-only result to the unit; the dedupe on `event_id` holds because every copy of an event carries the same
+`ts`, hence the same day. The performance queries (percentiles, failover and error rates) and
+`errors_by_kind` read the raw events only: a percentile cannot be summed from daily parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["PARAMETERS", "QUERIES", "TOKEN_COLUMNS"]
+__all__ = [
+    "FAILOVERS",
+    "MEASURES",
+    "PARAMETERS",
+    "QUERIES",
+    "ROLLUP_KEYS",
+    "ROLLUP_MEASURES",
+    "TOKEN_COLUMNS",
+    "USAGE_QUERIES",
+]
 
 PARAMETERS = ("tenant", "user", "key_id", "since", "until")
 
@@ -36,38 +55,45 @@ TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 
-_EVENTS = """
+# The usage measures: column -> its aggregate over scoped events. Every one is an exact integer sum or count,
+# so daily parts add up to the whole (module docstring).
+MEASURES: dict[str, str] = {
+    "requests": "COUNT(*)",
+    "errors": "COUNTIF(status = 'error')",
+    "cache_hits": "COUNTIF(cache_hit)",
+    **{c: f"COALESCE(SUM(IF(cache_hit, 0, {c})), 0)" for c in TOKEN_COLUMNS},
+    "cost_micros": "COALESCE(SUM(cost_micros), 0)",
+    "unpriced": "COUNTIF(unpriced)",
+    "cost_saved_micros": "COALESCE(SUM(cost_saved_micros), 0)",
+    "routing_saved_micros": "COALESCE(SUM(IF(route_reason = 'cheapest', requested_cost_micros - cost_micros, 0)), 0)",
+}
+FAILOVERS = "COUNTIF(NOT cache_hit AND (attempts > 1 OR route_reason LIKE 'fallback%'))"
+# What the daily rollup keeps per (day, ROLLUP_KEYS): the usage measures and the failover count.
+ROLLUP_KEYS = ("tenant", "user", "key_id", "provider", "model")
+ROLLUP_MEASURES: dict[str, str] = {**MEASURES, "failovers": FAILOVERS}
+
+_SCOPE = """tenant = @tenant
+    AND (@user IS NULL OR user = @user)
+    AND (@key_id IS NULL OR key_id = @key_id)"""
+
+_EVENTS = f"""
 WITH events AS (
   SELECT *
   FROM usage_events
-  WHERE tenant = @tenant
-    AND (@user IS NULL OR user = @user)
-    AND (@key_id IS NULL OR key_id = @key_id)
+  WHERE {_SCOPE}
     AND ts >= @since
     AND ts < @until
   QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY ts) = 1
 )"""
 
-_TOTALS = ",\n  ".join(
-    [
-        "COUNT(*) AS requests",
-        "COUNTIF(status = 'error') AS errors",
-        "COUNTIF(cache_hit) AS cache_hits",
-        *(f"COALESCE(SUM(IF(cache_hit, 0, {c})), 0) AS {c}" for c in TOKEN_COLUMNS),
-        "COALESCE(SUM(cost_micros), 0) AS cost_micros",
-        "COUNTIF(unpriced) AS unpriced",
-        "COALESCE(SUM(cost_saved_micros), 0) AS cost_saved_micros",
-        "COALESCE(SUM(IF(route_reason = 'cheapest', requested_cost_micros - cost_micros, 0)), 0)"
-        " AS routing_saved_micros",
-    ]
-)
+_TOTALS = ",\n  ".join(f"{sql} AS {name}" for name, sql in MEASURES.items())
 
 _PERFORMANCE = ",\n  ".join(
     [
         "COUNT(*) AS requests",
         "COUNTIF(status = 'error') AS errors",
         "COUNTIF(cache_hit) AS cache_hits",
-        "COUNTIF(NOT cache_hit AND (attempts > 1 OR route_reason LIKE 'fallback%')) AS failovers",
+        f"{FAILOVERS} AS failovers",
         "APPROX_QUANTILES(IF(status = 'ok', latency_ms, NULL), 100)[OFFSET(50)] AS latency_p50_ms",
         "APPROX_QUANTILES(IF(status = 'ok', latency_ms, NULL), 100)[OFFSET(95)] AS latency_p95_ms",
         "APPROX_QUANTILES(ttft_ms, 100)[OFFSET(50)] AS ttft_p50_ms",
@@ -89,12 +115,58 @@ def _select(measures: str, keys: Sequence[str] = ()) -> str:
     return sql
 
 
+_DAILY_MEASURES = ",\n    ".join(f"{sql} AS {name}" for name, sql in MEASURES.items())
+
+# The rolled days wholly inside [@since, @until): read from the rollup; every other day from the events.
+_USAGE_SOURCES = f"""
+WITH rolled AS (
+  SELECT day
+  FROM usage_rollup_days
+  WHERE TIMESTAMP(day) >= @since
+    AND TIMESTAMP(DATE_ADD(day, INTERVAL 1 DAY)) <= @until
+),
+events AS (
+  SELECT *
+  FROM usage_events
+  WHERE {_SCOPE}
+    AND ts >= @since
+    AND ts < @until
+    AND DATE(ts) NOT IN (SELECT day FROM rolled)
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY ts) = 1
+),
+daily AS (
+  SELECT
+    DATE(ts) AS day,
+    provider,
+    model,
+    {_DAILY_MEASURES}
+  FROM events
+  GROUP BY DATE(ts), provider, model
+  UNION ALL
+  SELECT day, provider, model, {", ".join(MEASURES)}
+  FROM usage_daily
+  WHERE {_SCOPE}
+    AND day IN (SELECT day FROM rolled)
+)"""
+
+
+def _usage(keys: Sequence[str] = ()) -> str:
+    """The usage measures grouped and ordered by `keys` (columns of `daily`), rolled days from the rollup."""
+    head = "".join(f"{k},\n  " for k in keys)
+    sums = ",\n  ".join(f"COALESCE(SUM({name}), 0) AS {name}" for name in MEASURES)
+    sql = f"{_USAGE_SOURCES}\nSELECT\n  {head}{sums}\nFROM daily"
+    if keys:
+        names = ", ".join(keys)
+        sql += f"\nGROUP BY {names}\nORDER BY {names}"
+    return sql
+
+
 QUERIES: dict[str, str] = {
-    "totals": _select(_TOTALS),
-    "by_provider": _select(_TOTALS, ("provider",)),
-    "by_model": _select(_TOTALS, ("provider", "model")),
-    "by_day": _select(_TOTALS, ("day",)),
-    "by_day_provider": _select(_TOTALS, ("day", "provider")),
+    "totals": _usage(),
+    "by_provider": _usage(("provider",)),
+    "by_model": _usage(("provider", "model")),
+    "by_day": _usage(("day",)),
+    "by_day_provider": _usage(("day", "provider")),
     "performance": _select(_PERFORMANCE),
     "performance_by_model": _select(_PERFORMANCE, ("provider", "model")),
     "errors_by_kind": f"""{_EVENTS}
@@ -104,3 +176,5 @@ WHERE status = 'error'
 GROUP BY error_kind
 ORDER BY errors DESC, error_kind""",
 }
+# The queries that read the daily rollup for rolled days (module docstring).
+USAGE_QUERIES = frozenset({"totals", "by_provider", "by_model", "by_day", "by_day_provider"})

@@ -51,9 +51,20 @@ def _countif_zero(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _utc_timestamp(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Timestamp) and node.args.get("zone") is None:
+        return exp.Cast(this=node.this.copy(), to=exp.DataType.build("TIMESTAMP"))
+    return node
+
+
 def to_duckdb(bigquery_sql: str) -> DuckDbQuery:
     """The DuckDB form of one BigQuery query, with its parameter names (`@x` becomes `$x`)."""
-    tree = sqlglot.parse_one(bigquery_sql, read="bigquery").transform(_exact_quantile).transform(_countif_zero)
+    tree = (
+        sqlglot.parse_one(bigquery_sql, read="bigquery")
+        .transform(_exact_quantile)
+        .transform(_countif_zero)
+        .transform(_utc_timestamp)
+    )
     if tree.find(exp.ApproxQuantiles) is not None:
         raise ValueError("APPROX_QUANTILES is only translated as APPROX_QUANTILES(x, k)[OFFSET(n)]")
     names = frozenset(p.name for p in tree.find_all(exp.Parameter, exp.Placeholder) if p.name)

@@ -1,7 +1,8 @@
 """Building what the analytics API needs, once per instance: settings in, key ring and analytics out.
 
-The report side is light (the gateway key ring and DuckDB over the local event segments) and built on
-the first request. The cost analysis (`POST /api/ai/analytics/costs`) is the chat service core's
+The report side is light (the gateway key ring and the analytics port of ANALYTICS_BACKEND: DuckDB over
+the local event segments and rollup file, or BigQuery, shared.analytics.factory) and built on the first
+request. The cost analysis (`POST /api/ai/analytics/costs`) is the chat service core's
 `analyze_costs` (one code path: the same catalog, router and model resolution as chat); that core is
 built only when the first cost analysis arrives, and calls no provider. `analytics_api` is this module's
 per-process holder (style.md point 11), built once and never mutated after.
@@ -13,11 +14,11 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from shared.analytics.duckdb_adapter import DuckDbAnalytics
+from shared.analytics.factory import analytics_port
 from shared.analytics.port import AnalyticsPort
 from shared.analytics.service import AnalyticsService
 from shared.api.analytics import AnalyticsApi
-from shared.api.deps import ChatDeps, build_chat_deps, events_dir
+from shared.api.deps import ChatDeps, build_chat_deps
 from shared.api.keys_deps import gateway_key_ring
 from shared.auth import KeyLookup
 from shared.clock import Clock, SystemClock
@@ -64,7 +65,7 @@ def build_analytics_deps(
 ) -> AnalyticsDeps:
     clock = clock or SystemClock()
     store = store if store is not None else build_store(settings)
-    port = port if port is not None else DuckDbAnalytics(events_dir(settings.data_dir))
+    port = port if port is not None else analytics_port(settings)
     return AnalyticsDeps(
         settings=settings,
         keys=gateway_key_ring(settings, store, clock),

@@ -1,15 +1,15 @@
 """BigQuery (the emulator) and DuckDB answer every analytics query alike on the same known events.
 
 The events go into a DAY-partitioned table made from the generated schema
-(shared/events/schemas/usage_events.bigquery.json) with `insert_rows_json` and into segment files for
-DuckDB. Sums and counts must be equal, and equal to the Python reference; percentiles differ by design
+(shared/events/schemas/usage_events.bigquery.json; the rollup tables beside it stay empty: no day is rolled
+here, tests/analytics/test_rollup.py rolls them) with `insert_rows_json` and into segment files for DuckDB.
+Sums and counts must be equal, and equal to the Python reference; percentiles differ by design
 (APPROX_QUANTILES in BigQuery, exact QUANTILE_CONT in DuckDB), so each must lie within the rank tolerance
 of APPROX_QUANTILES(x, 100): a value whose rank is within one bucket (1/100 of the values) of the target.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
@@ -19,14 +19,13 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from google.cloud import bigquery
 
 from shared.analytics.bigquery_adapter import BigQueryAnalytics, bigquery_client, qualify
 from shared.analytics.duckdb_adapter import DuckDbAnalytics
 from shared.analytics.port import AnalyticsUnavailable, QueryParams, Row
 from shared.analytics.queries import QUERIES
 from shared.events.schema import UsageEvent
-from shared.events.table_schemas import SCHEMA_DIR
+from tests.analytics.bigquery_tables import create_tables, insert_events
 from tests.analytics.events import DAY0, event, quantile_cont, write_segment
 from tests.bigquery_emulator import BigQueryEmulator
 
@@ -108,31 +107,14 @@ class Loaded:
     duckdb: DuckDbAnalytics
 
 
-def _create_table(client: bigquery.Client, dataset: str) -> str:
-    client.create_dataset(dataset)
-    fields = json.loads((SCHEMA_DIR / "usage_events.bigquery.json").read_text())
-    table = bigquery.Table(
-        f"{client.project}.{dataset}.usage_events", [bigquery.SchemaField.from_api_repr(f) for f in fields]
-    )
-    table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="ts")
-    table.clustering_fields = ["tenant", "provider"]
-    created = client.create_table(table)
-    assert created.time_partitioning.field == "ts"
-    return str(created.full_table_id).replace(":", ".")
-
-
 @pytest.fixture(scope="module")
 def loaded(bigquery_emulator: BigQueryEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     events = _events()
     duplicate = events[5]  # delivered twice (at-least-once): once more, under another row id / segment
     client = bigquery_client(bigquery_emulator.project, bigquery_emulator.endpoint)
-    table = _create_table(client, "parity")
-    rows = [json.loads(e.to_json_bytes()) for e in events]
-    for start in range(0, len(rows), 100):
-        batch = rows[start : start + 100]
-        assert client.insert_rows_json(table, batch, row_ids=[r["event_id"] for r in batch]) == []
-    again = json.loads(duplicate.to_json_bytes())
-    assert client.insert_rows_json(table, [again], row_ids=[f"{duplicate.event_id}-redelivered"]) == []
+    table = create_tables(client, "parity")["usage_events"]
+    insert_events(client, table, events)
+    insert_events(client, table, [duplicate], suffix="-redelivered")
     (stored,) = client.query_and_wait(f"SELECT COUNT(*) AS n FROM `{table}`")
     assert stored["n"] == len(events) + 1  # the queries' dedupe, not the insert, removes the second copy
     directory = tmp_path_factory.mktemp("events")
