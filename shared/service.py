@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import httpx2
 
+from shared.attempt_log import AttemptLog
 from shared.breakers import BreakerBoard, route_scope
 from shared.cache.entry import CachedReply
 from shared.cache.policy import CacheDecision, header_value
@@ -113,8 +114,10 @@ class AIService:
         request_timeout: float = 600.0,
         cache: ResponseCache | None = None,
         metrics: LiveMetrics | None = None,
+        attempt_log: AttemptLog | None = None,
     ) -> None:
         self.catalog = catalog
+        self._attempt_log = attempt_log
         self._client = client
         self._credentials = credentials
         self._base_urls = dict(base_urls)
@@ -324,9 +327,22 @@ class AIService:
     ) -> tuple[T, Attempt, int]:
         """`once` over the plan's routes under the whole-request timeout; a final failure is recorded and raised."""
 
+        log = self._attempt_log
+        made = 0
+
         async def tracked(attempt: Attempt) -> T:
+            nonlocal made
             call.last = attempt
-            return await once(call, attempt)
+            if log is None:
+                return await once(call, attempt)
+            made += 1
+            try:
+                value = await once(call, attempt)
+            except GatewayError as error:
+                self._log_attempt(log, call, attempt, made, error)
+                raise
+            self._log_attempt(log, call, attempt, made, None)
+            return value
 
         try:
             async with asyncio.timeout(self._request_timeout):
@@ -345,6 +361,22 @@ class AIService:
             raise timed_out from None
         call.last, call.note = served.attempt, served.note
         return served.value, served.attempt, served.attempts
+
+    def _log_attempt(
+        self, log: AttemptLog, call: _Call, attempt: Attempt, number: int, error: GatewayError | None
+    ) -> None:
+        log.attempt(
+            identity=call.identity,
+            request_id=call.request_id,
+            request=call.request,
+            number=number,
+            provider=attempt.route.provider,
+            model=attempt.route.model,
+            credential=attempt.credential.id,
+            reason=attempt.route.reason,
+            latency_s=self._clock.monotonic() - attempt.started,
+            error=error,
+        )
 
     def _resolve(self, request: ChatRequest) -> ResolvedModel:
         resolved = resolve_model(request.model, self.catalog)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx2
 
+from shared.attempt_log import AttemptLog
 from shared.breakers import BreakerBoard, BreakerPolicy
 from shared.byok import ByokCredentials
 from shared.cache import CachePort, CacheSignatureStore, build_cache
@@ -153,6 +154,7 @@ def build_chat_deps(
             max_temperature=settings.cache_max_temperature,
         ),
         metrics=metrics,
+        attempt_log=AttemptLog(content=settings.analytics_log_content) if settings.analytics_detailed_logging else None,
         router=router,
         breakers=breakers,
         latency=latency,

@@ -228,7 +228,7 @@ class SeedStreamRenderer:
         self.response_id = response_id  # one id for the whole stream: the caller's, else the first chunk's
         self.attempts = attempts
 
-    def _event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+    def _event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> dict[str, Any]:
         event: dict[str, Any] = {
             "id": self._id(None),
             "object": "chat.completion.chunk",
@@ -239,7 +239,7 @@ class SeedStreamRenderer:
         }
         if usage is not None:
             event["usage"] = usage
-        return sse_event(event)
+        return event
 
     def _id(self, c: ChatChunk | None) -> str:
         # Pinned by the first event, so every event of the stream carries the same id.
@@ -247,17 +247,25 @@ class SeedStreamRenderer:
             self.response_id = (c.id if c is not None else "") or f"chatcmpl-{self.created}"
         return self.response_id
 
-    def chunk(self, c: ChatChunk) -> bytes:
+    def chunk_event(self, c: ChatChunk) -> dict[str, Any] | None:
+        """The event object of chunk `c`, or None when it has nothing to send (also the facade's chunks)."""
         self._id(c)
         choices = []
         for choice in c.choices:
             delta = _delta(choice.delta)
             if delta or choice.finish_reason is not None:
                 choices.append({"index": choice.index, "delta": delta, "finishReason": choice.finish_reason})
-        return self._event(choices) if choices else b""
+        return self._event(choices) if choices else None
+
+    def usage_event(self, usage: Usage | None, cost: Cost) -> dict[str, Any]:
+        return self._event([], seed_usage(usage, cost))
+
+    def chunk(self, c: ChatChunk) -> bytes:
+        event = self.chunk_event(c)
+        return sse_event(event) if event is not None else b""
 
     def usage_chunk(self, usage: Usage | None, cost: Cost) -> bytes:
-        return self._event([], seed_usage(usage, cost))
+        return sse_event(self.usage_event(usage, cost))
 
     def done(self) -> bytes:
         return DONE
