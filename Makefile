@@ -9,8 +9,9 @@ FIRESTORE_EMULATOR := tools/firestore-emulator
 FIRESTORE_EMULATOR_STAMP := $(FIRESTORE_EMULATOR)/node_modules/.installed
 PUBSUB_VENV := .venv-pubsub
 PUBSUB_STAMP := $(PUBSUB_VENV)/.installed
+TF_DIR := terraform
 
-.PHONY: tools node pubsub-emulator bigquery-emulator test lint typecheck pytest run simulator venv clean bench
+.PHONY: tools node pubsub-emulator bigquery-emulator test lint typecheck pytest run simulator venv clean bench package iac iac-fmt checkov
 
 venv: $(STAMP)
 
@@ -19,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-test: venv tools lint typecheck pytest
+test: venv tools lint typecheck iac pytest
 
 # The cache tests start their own redis-server (unless REDIS_URL points at one) and make TLS files with
 # openssl; the document store tests start the Firestore emulator (unless FIRESTORE_EMULATOR_HOST names
@@ -56,6 +57,25 @@ $(PUBSUB_STAMP): tools/pubsub-emulator/setup.sh
 # their wheels, offline) in .venv-bq; the script is idempotent behind a stamp named after the pinned set.
 bigquery-emulator:
 	@PYTHON=$(PYTHON) tools/bigquery-emulator/setup.sh
+
+# Offline checks of the Terraform in $(TF_DIR)/ (part of `make test`): `terraform fmt` (syntax and style; the
+# empty CLI config keeps Terraform from reading the image's missing ~/.terraformrc), then checkov in its own
+# venv (.venv-checkov, tools/checkov/setup.sh) behind tools/checkov/gate.py, which also fails on parse errors.
+# `terraform validate` and `plan` need the provider registry: they run in Cloud Build only (cloudbuild.yaml).
+iac: iac-fmt checkov
+
+iac-fmt:
+	@command -v terraform >/dev/null || { echo "make iac needs Terraform 1.11 for 'terraform fmt': install it from https://developer.hashicorp.com/terraform/install (Debian: apt-get install terraform, from apt.releases.hashicorp.com)"; exit 1; }
+	@test -d $(TF_DIR) || { echo "make iac: no $(TF_DIR)/ directory"; exit 1; }
+	@TF_CLI_CONFIG_FILE=/dev/null terraform fmt -no-color -check -recursive -diff $(TF_DIR) || \
+		{ echo "terraform fmt: $(TF_DIR)/ is not formatted (or does not parse); fix with: terraform fmt -recursive $(TF_DIR)"; exit 1; }
+
+checkov:
+	PYTHON=$(PYTHON) tools/checkov/run.sh $(TF_DIR)
+
+# The functions' deployable sources: build/<function>/ and deterministic build/<function>.zip, with digests.
+package:
+	$(PYTHON) -m tools.package
 
 lint: venv
 	$(BIN)/ruff check .

@@ -42,7 +42,7 @@ from shared.breakers.state import (
 )
 from shared.breakers.window import OutcomeWindow
 from shared.clock import Clock
-from shared.store.port import DocumentStore
+from shared.store.port import EXPIRES_AT, DocumentStore
 
 __all__ = ["BREAKERS", "PROBES", "Admission", "BreakerBoard", "BreakerView"]
 
@@ -50,6 +50,7 @@ _log = logging.getLogger(__name__)
 
 BREAKERS = "breakers"
 PROBES = "breaker_probes"
+LEASE_TTL_SECONDS = 86_400.0  # a lease is read within seconds of its creation; a day is far past any use
 # A mirror this many refresh periods old means the store is down for good, not blinking.
 _STALE_REFRESHES = 10
 
@@ -130,7 +131,14 @@ class BreakerBoard:
         if self._tried_leases.get(scope) == lease:
             return "open"  # this instance already asked: its own probe or another instance's is in flight
         self._tried_leases[scope] = lease
-        lease_doc = {"scope": scope, "version": record.version, "slot": slot, "instance": self._instance_id, "at": now}
+        lease_doc = {
+            "scope": scope,
+            "version": record.version,
+            "slot": slot,
+            "instance": self._instance_id,
+            "at": now,
+            EXPIRES_AT: now + LEASE_TTL_SECONDS,  # a lease whose release failed: Firestore's TTL removes it
+        }
         try:
             won = await self._store.create(PROBES, lease, lease_doc)
         except Exception as error:  # the store is down: see the module docstring

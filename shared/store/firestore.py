@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.store.port import Document, StoreUnavailable
+from shared.store.port import EXPIRES_AT, Document, StoreUnavailable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import AsyncClient, AsyncDocumentReference, AsyncTransaction
@@ -54,6 +55,25 @@ def _check_value(value: Any, *, in_array: bool = False) -> None:
     elif isinstance(value, Mapping):
         for item in value.values():
             _check_value(item)
+
+
+def _outgoing(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as Firestore keeps it: `expires_at` epoch seconds as a UTC timestamp (the TTL field)."""
+    data = dict(doc)
+    _check_value(data)
+    expires = data.get(EXPIRES_AT)
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        data[EXPIRES_AT] = datetime.fromtimestamp(expires, UTC)
+    return data
+
+
+def _incoming(data: dict[str, Any] | None) -> Document:
+    """A stored document as the port returns it: `expires_at` back to epoch seconds."""
+    doc = dict(data or {})
+    expires = doc.get(EXPIRES_AT)
+    if isinstance(expires, datetime):
+        doc[EXPIRES_AT] = expires.timestamp()
+    return doc
 
 
 def _version(doc: Mapping[str, Any]) -> int:
@@ -120,7 +140,7 @@ class FirestoreStore:
 
         async def work() -> Document | None:
             snapshot = await ref.get(retry=self._retry, timeout=self._timeout)
-            return snapshot.to_dict() if snapshot.exists else None
+            return _incoming(snapshot.to_dict()) if snapshot.exists else None
 
         return await self._call(work)
 
@@ -130,14 +150,13 @@ class FirestoreStore:
 
         async def work() -> dict[str, Document]:
             snapshots = await ref.get(retry=self._retry, timeout=self._timeout)
-            return {snapshot.id: snapshot.to_dict() or {} for snapshot in snapshots}
+            return {snapshot.id: _incoming(snapshot.to_dict()) for snapshot in snapshots}
 
         return await self._call(work)
 
     async def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         ref = self._document(collection, doc_id)
-        data = dict(doc)
-        _check_value(data)
+        data = _outgoing(doc)
 
         async def work() -> None:
             await ref.set(data, retry=self._retry, timeout=self._timeout)
@@ -148,8 +167,7 @@ class FirestoreStore:
         from google.api_core.exceptions import AlreadyExists
 
         ref = self._document(collection, doc_id)
-        data = dict(doc)
-        _check_value(data)
+        data = _outgoing(doc)
 
         async def work() -> bool:
             try:
@@ -175,8 +193,7 @@ class FirestoreStore:
 
         version = _version(doc)
         ref = self._document(collection, doc_id)
-        data = dict(doc)
-        _check_value(data)
+        data = _outgoing(doc)
 
         @async_transactional
         async def compare_and_write(transaction: AsyncTransaction) -> bool:

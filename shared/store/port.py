@@ -5,6 +5,9 @@ default, one file shared by the processes of one machine) and Firestore (the clo
 suite runs the same tests against both (`tests/store/`).
 
 Documents are JSON-compatible mappings (str keys; str, int, float, bool, None, lists, nested mappings).
+One field name is special: a top-level `expires_at` (`EXPIRES_AT`) holding epoch seconds is the moment the
+document may be deleted. Firestore stores it as a timestamp, which its TTL policy (Terraform) acts on;
+every adapter reads it back as the same number. Nothing relies on the deletion happening.
 The two conditional writes are what concurrent instances need to agree without a lock:
 - `create` is create-if-absent: exactly one of several concurrent creators gets True (leases, probes);
 - `put_if_newer` writes only when the stored document is absent or has a smaller integer `version`,
@@ -17,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-__all__ = ["Document", "DocumentStore", "StoreUnavailable"]
+__all__ = ["EXPIRES_AT", "Document", "DocumentStore", "StoreUnavailable"]
 
 Document = dict[str, Any]
+EXPIRES_AT = "expires_at"
 
 
 class StoreUnavailable(Exception):

@@ -4,7 +4,8 @@
 
 Builds what `shared.vault.rewrap` needs as the keys API does (shared.api.keys_deps): settings parsed once,
 the document store, the SecretBox of KMS_BACKEND, the ENCRYPTION_CONTEXT_SALT (or the local generated
-one) and the embedded audit sink; closes the store and the sink at the end.
+one) and the audit sink of EVENTS_BACKEND (segment files, or the audit topic on Pub/Sub: a Cloud Function's
+local files would vanish with its instance); closes the store and the sink at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.crypto.factory import build_secret_box
 from shared.local_secrets import resolve_salt
 from shared.settings import Settings
 from shared.store import build_store
-from shared.vault.audit_sink import LocalAuditSink, audit_dir
+from shared.vault.build import build_audit_sink
 from shared.vault.rewrap import RewrapReport, rewrap
 
 __all__ = ["rewrap_from_env", "run_rewrap_from_env"]
@@ -37,7 +38,7 @@ async def rewrap_from_env(
     box = build_secret_box(settings)
     salt = resolve_salt(settings.encryption_context_salt, settings.data_dir, "ENCRYPTION_CONTEXT_SALT")
     store = build_store(settings)
-    audit = LocalAuditSink(audit_dir(settings.data_dir), clock=clock)
+    audit = build_audit_sink(settings, clock)
     _log.info("rewrap: started by %s", trigger)
     try:
         return await rewrap(store, box, salt, clock, audit)

@@ -153,6 +153,8 @@ async def test_probe_success_closes_and_old_failures_do_not_count_after(
     await outcomes(board, ROUTE, failed=5)
     clock.advance(30.0)
     assert await board.admit(ROUTE) == "probe"
+    (lease,) = (await store.inner.list(PROBES)).values()
+    assert lease["expires_at"] == clock.time() + 86_400  # Firestore's TTL removes a lease never released
     await board.record(ROUTE, ok=True, probe=True)
     assert await board.admit(ROUTE) == "closed"
     record = await stored(store, ROUTE)

@@ -4,6 +4,7 @@ topic the same way; a missing project is a clear settings error."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 from types import MappingProxyType
@@ -12,18 +13,23 @@ import pytest
 
 from shared.api.deps import build_chat_deps, build_event_sink
 from shared.clock import SystemClock
+from shared.crypto.factory import build_secret_box
 from shared.events.local_sink import LocalSegmentSink
 from shared.events.pubsub_sink import PubSubSink
 from shared.events.schema import UsageEvent
 from shared.identity import Identity
-from shared.settings import Settings, SettingsError
+from shared.settings import ENV_VARS, Settings, SettingsError
+from shared.store import build_store
 from shared.store.sqlite import SqliteStore
 from shared.unified import ChatRequest, Message
-from shared.vault.audit import AuditEvent
+from shared.vault.audit import AuditEvent, MemoryAuditSink
 from shared.vault.audit_sink import LocalAuditSink
 from shared.vault.build import build_vault
+from shared.vault.rewrap_job import rewrap_from_env
+from shared.vault.service import Vault
 from tests.events.conftest import PROJECT, Channel, open_channel
 from tests.events.test_pubsub_sink import pull
+from tests.kms_server import run_kms_server
 
 WHO = Identity(tenant="shop", key_id="gk_1", user="u-1", scopes=frozenset({"chat"}))
 
@@ -96,3 +102,45 @@ def test_the_embedded_audit_sink_is_the_default(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "store.db")
     _, audit = build_vault(dataclasses.replace(Settings(), data_dir=tmp_path), store, SystemClock())
     assert isinstance(audit, LocalAuditSink)
+
+
+async def test_the_rewrap_jobs_audit_events_reach_the_audit_topic(
+    tmp_path: Path, pubsub_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Cloud Function's local files vanish with its instance: with EVENTS_BACKEND=pubsub the re-wrap job's
+    # audit trail goes to the audit topic (the KMS test server plays Cloud KMS, as in tests/functions).
+    audit_channel = open_channel(pubsub_host, monkeypatch)
+    with run_kms_server() as kms:
+        key_name = kms.create_key(PROJECT, "global", "gateway", "provider-keys")
+        for name in ENV_VARS:
+            monkeypatch.delenv(name, raising=False)
+        environ = {
+            "GATEWAY_DATA_DIR": str(tmp_path),
+            "KMS_BACKEND": "gcp",
+            "KMS_ENDPOINT": kms.host,
+            "GOOGLE_CLOUD_PROJECT_ID": PROJECT,
+            "GOOGLE_CLOUD_LOCATION_ID": "global",
+            "GOOGLE_CLOUD_KEYRING_ID": "gateway",
+            "GOOGLE_CLOUD_KEY_ID": "provider-keys",
+            "ENCRYPTION_CONTEXT_SALT": "rewrap-wiring-salt",
+            "EVENTS_BACKEND": "pubsub",
+            "PUBSUB_AUDIT_TOPIC": audit_channel.topic.rsplit("/", 1)[1],
+        }
+        settings = Settings.from_env(environ)
+        store = build_store(settings)
+        try:
+            vault = Vault(store, build_secret_box(settings), "rewrap-wiring-salt", SystemClock(), MemoryAuditSink())
+            meta = await vault.store_key(WHO, "main", "openai", "sk-rewrap-wiring-" + "x" * 30)
+        finally:
+            await store.close()
+        kms.set_primary(key_name, kms.add_version(key_name))
+        report = await rewrap_from_env(environ)
+    try:
+        assert not report.failed
+        (message,) = pull(audit_channel, 1, parse=AuditEvent.from_json_bytes)
+    finally:
+        audit_channel.subscriber.close()
+    event = AuditEvent.from_json_bytes(message.data)
+    assert (event.action, event.outcome, event.key_id) == ("rewrap", "ok", meta.key_id)
+    local = await asyncio.to_thread(lambda: list(tmp_path.rglob("events-*.jsonl")))
+    assert local == []  # nothing went to local audit files

@@ -133,3 +133,13 @@ async def test_delete_then_get_is_none(store: DocumentStore) -> None:
 async def test_delete_absent_is_fine(store: DocumentStore) -> None:
     await store.delete("breakers", "never-there")
     assert await store.get("breakers", "never-there") is None
+
+
+async def test_expires_at_reads_back_as_the_same_epoch_seconds(store: DocumentStore) -> None:
+    doc = {"scope": "s", "expires_at": 1_900_000_000.25, "nested": {"expires_at": 5}}
+    await store.set("leases", "a", doc)
+    assert await store.create("leases", "b", doc) is True
+    await store.put_if_newer("leases", "c", {**doc, "version": 1})
+    assert await store.get("leases", "a") == doc
+    assert (await store.list("leases"))["b"] == doc
+    assert await store.get("leases", "c") == {**doc, "version": 1}

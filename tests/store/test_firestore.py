@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -121,3 +122,14 @@ async def test_close_before_any_call_is_fine(firestore_store: FirestoreFactory) 
     store = firestore_store()
     await store.close()
     await store.close()
+
+
+async def test_expires_at_is_stored_as_a_timestamp_for_the_ttl_policy(firestore_store: FirestoreFactory) -> None:
+    prefix = unique_prefix()
+    store = firestore_store(prefix=prefix)
+    await store.set("breaker_probes", "lease", {"expires_at": 1_900_000_000.0, "at": 1.5})
+    raw = await store._client.collection(f"{prefix}breaker_probes").document("lease").get()
+    stored = raw.to_dict()
+    assert stored is not None
+    assert stored["expires_at"] == datetime(2030, 3, 17, 17, 46, 40, tzinfo=UTC)
+    assert stored["at"] == 1.5  # only the expiry field is converted
