@@ -6,13 +6,16 @@ says who asked (tenant, user, gateway key id), which request and attempt, which 
 `kind`, upstream `status`, `latency_ms`) and why this route was tried. Message content is never logged
 unless `ANALYTICS_LOG_CONTENT` is also on; then the request's messages ride along (text parts only:
 images and files are named, not copied). Written to the logger `gateway.attempts` at INFO, one compact
-JSON object per line, so any log pipeline (Cloud Logging reads JSON lines as structured entries) can
-filter on its fields.
+JSON object per line, so any log pipeline (Cloud Logging reads JSON lines on stdout as structured entries)
+can filter on its fields. Turning it on makes the lines visible: the logger is set to INFO and, when no
+handler would receive them (neither the process nor the app configured logging: `make run`, a Cloud
+Function), it writes them to stdout itself, bare (the JSON object is the whole line).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import orjson
@@ -30,6 +33,11 @@ class AttemptLog:
     def __init__(self, *, content: bool = False, logger: logging.Logger | None = None) -> None:
         self._content = content
         self._logger = logger or logging.getLogger(LOGGER_NAME)
+        self._logger.setLevel(logging.INFO)
+        if not self._logger.hasHandlers():
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self._logger.addHandler(handler)
 
     def attempt(
         self,

@@ -9,8 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shared.attempt_log import LOGGER_NAME
+from shared.attempt_log import LOGGER_NAME, AttemptLog
 from shared.facade import create_ai_service
+from shared.identity import Identity
+from shared.unified import ChatRequest, Message
 from tests.facade.conftest import KEYS, environ_for
 from tests.simulator_server import SimulatorAdmin
 
@@ -69,3 +71,25 @@ async def test_content_only_when_enabled_and_nothing_when_off(
         await loud.aclose()
     (line,) = lines(caplog)
     assert line["messages"] == [{"role": "user", "content": "a secret plan"}]
+
+
+def test_turned_on_with_no_logging_configured_it_writes_json_lines_to_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As under `make run` or in a Cloud Function: nothing configured logging, so nothing would print INFO.
+    logger = logging.Logger("isolated.attempts")  # no parent handlers, like an unconfigured process
+    AttemptLog(logger=logger).attempt(
+        identity=Identity(tenant="shop", key_id="gk_1", user=None),
+        request_id="req-1",
+        request=ChatRequest(model="gpt-4o-mini", messages=(Message(role="user", content="hidden"),)),
+        number=1,
+        provider="openai",
+        model="gpt-4o-mini",
+        credential="platform:abc",
+        reason="requested",
+        latency_s=0.012,
+        error=None,
+    )
+    (line,) = capsys.readouterr().out.splitlines()
+    assert orjson.loads(line)["outcome"] == "ok"
+    assert "hidden" not in line
