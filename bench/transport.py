@@ -1,12 +1,12 @@
-"""CPU per provider call of the transport under the gateway's one `httpx2.AsyncClient`.
+"""CPU per provider call of the transport seam (shared.transport): httpx2 against aiohttp.
 
     .venv/bin/python -m bench.transport [--requests 3000] [--write]
 
 The provider simulator runs in its own process (uvicorn, uvloop, httptools) on 127.0.0.1; this process sends
-`--requests` sequential chat calls (after a warm-up) through each of: httpx2's own transport (httpcore2 + h11),
-the gateway's `AiohttpTransport` under the same `httpx2.AsyncClient` (what `shared.transport.make_client`
-builds), and a bare `aiohttp.ClientSession` (the floor for aiohttp). It prints the client process's CPU time
-per call (`time.process_time`, so the simulator's share is not counted) and the wall time per call;
+`--requests` sequential chat calls (after a warm-up) through each of: `HttpxUpstream` (an `httpx2.AsyncClient`
+on httpx2's own transport, httpcore2 + h11: what the gateway used before), the gateway's `AiohttpUpstream`
+(what `make_upstream` builds), and a bare `aiohttp.ClientSession` (the floor for aiohttp). It prints the client
+process's CPU time per call (`time.process_time`, so the simulator's share is not counted) and the wall time per call;
 `--write` appends the table to bench/results/transport.md with the machine and the date.
 """
 
@@ -29,7 +29,8 @@ import httpx2
 import orjson
 import uvloop
 
-from shared.aiohttp_transport import AiohttpTransport
+from shared.aiohttp_transport import AiohttpUpstream
+from shared.transport import HttpxUpstream, Upstream, make_client
 
 RESULTS = Path(__file__).parent / "results" / "transport.md"
 BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 50})
@@ -72,17 +73,20 @@ async def _timed(call: Callable[[], Awaitable[None]], count: int) -> tuple[float
 async def _measure(url: str, count: int) -> list[tuple[str, float, float]]:
     target = f"{url}/v1/chat/completions"
     rows: list[tuple[str, float, float]] = []
-    clients = {
-        "httpx2.AsyncClient, httpx2's own transport (httpcore2 + h11)": httpx2.AsyncHTTPTransport(),
-        "httpx2.AsyncClient over AiohttpTransport (the gateway's)": AiohttpTransport(),
+    upstreams: dict[str, Upstream] = {
+        "HttpxUpstream: httpx2.AsyncClient on httpcore2 + h11 (before)": HttpxUpstream(
+            make_client(transport=httpx2.AsyncHTTPTransport())
+        ),
+        "AiohttpUpstream (the gateway's)": AiohttpUpstream(),
     }
-    for name, transport in clients.items():
-        async with httpx2.AsyncClient(transport=transport) as client:
+    for name, upstream in upstreams.items():
 
-            async def call(client: httpx2.AsyncClient = client) -> None:
-                (await client.post(target, content=BODY, headers=HEADERS)).raise_for_status()
+        async def call(upstream: Upstream = upstream) -> None:
+            status, _, _ = await upstream.request("POST", target, HEADERS, BODY)
+            assert status == 200
 
-            rows.append((name, *await _timed(call, count)))
+        rows.append((name, *await _timed(call, count)))
+        await upstream.aclose()
     async with aiohttp.ClientSession() as session:
 
         async def bare() -> None:
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         command = f"`.venv/bin/python -m bench.transport --requests {args.requests} --write`"
         section = f"\n## {stamp}\n\nCommand: {command}. Machine: {_machine()}; aiohttp {aiohttp.__version__}.\n\n"
         if not RESULTS.exists():
-            RESULTS.write_text("# Transport: CPU per provider call under the gateway's httpx2.AsyncClient\n")
+            RESULTS.write_text("# Transport: CPU per provider call through the transport seam\n")
         with RESULTS.open("a") as out:
             out.write(section + "\n".join(table) + "\n")
 

@@ -47,8 +47,8 @@ from shared.routing import CostAnalysis, LatencyView, RequestNeeds, RoutePlan, R
 from shared.service_events import FREE
 from shared.service_failover import Attempt, Failover
 from shared.service_record import Recorder
-from shared.service_streams import LiveStream, Opened, ReplayStream, close_stream
-from shared.transport import transport_error
+from shared.service_streams import LiveStream, Opened, ReplayStream
+from shared.transport import Upstream, transport_error
 from shared.unified import ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage
 
 __all__ = ["AIService", "LiveStream", "ReplayStream"]
@@ -99,7 +99,7 @@ class AIService:
         self,
         *,
         catalog: Catalog,
-        client: httpx2.AsyncClient,
+        upstream: Upstream,
         credentials: CredentialSource,
         base_urls: Mapping[str, str],
         events: EventSink,
@@ -118,7 +118,7 @@ class AIService:
     ) -> None:
         self.catalog = catalog
         self._attempt_log = attempt_log
-        self._client = client
+        self._upstream = upstream
         self._credentials = credentials
         self._base_urls = dict(base_urls)
         self._events = events
@@ -209,12 +209,12 @@ class AIService:
         built = await self._build(call, attempt)
         spec = PROVIDERS[attempt.route.provider]
         try:
-            reply = await self._client.request(built.method, built.url, headers=built.headers, content=built.body)
+            status, headers, body = await self._upstream.request(built.method, built.url, built.headers, built.body)
         except httpx2.HTTPError as error:
             raise transport_error(error, spec.name) from error
-        if reply.status_code != 200:
-            raise spec.classify_error(reply.status_code, reply.content, reply.headers)
-        return spec.parse_response(reply.content)
+        if status != 200:
+            raise spec.classify_error(status, body, headers)
+        return spec.parse_response(body)
 
     # --- streams ----------------------------------------------------------------------------------
 
@@ -239,17 +239,16 @@ class AIService:
     async def _open_stream(self, call: _Call, attempt: Attempt) -> Opened:
         built = await self._build(call, attempt)
         spec = PROVIDERS[attempt.route.provider]
-        outgoing = self._client.build_request(built.method, built.url, headers=built.headers, content=built.body)
         try:
-            reply = await self._client.send(outgoing, stream=True)
+            reply = await self._upstream.open(built.method, built.url, built.headers, built.body)
         except httpx2.HTTPError as error:
             raise transport_error(error, spec.name) from error
-        # Decoded bytes: a provider may gzip its event stream (httpx2 asks for it by default).
-        pieces = reply.aiter_bytes()
+        # Decoded bytes: a provider may gzip its event stream (the upstream asks for it).
+        pieces = reply.pieces()
         try:
-            if reply.status_code != 200:
-                body = await reply.aread()
-                raise spec.classify_error(reply.status_code, body, reply.headers)
+            if reply.status != 200:
+                body = await reply.read()
+                raise spec.classify_error(reply.status, body, reply.headers)
             parser = spec.stream_parser(call.request)
             first: list[ChatChunk] = []
             ended = False
@@ -261,10 +260,10 @@ class AIService:
                 else:
                     first = parser.feed(data)
         except httpx2.HTTPError as error:
-            await close_stream(pieces, reply)
+            await reply.aclose()
             raise transport_error(error, spec.name) from error
         except BaseException:
-            await close_stream(pieces, reply)
+            await reply.aclose()
             raise
         return Opened(reply, pieces, parser, first, ended)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -22,25 +22,20 @@ from shared.providers.assembly import StreamAssembler
 from shared.providers.signatures import remember_signatures
 from shared.providers.spec import StreamParser
 from shared.service_events import FREE
-from shared.transport import transport_error
+from shared.transport import UpstreamReply, transport_error
 from shared.unified import ChatChunk, ToolCall, Usage
 
 if TYPE_CHECKING:
     from shared.service import AIService, _Call
     from shared.service_failover import Attempt
 
-__all__ = ["LiveStream", "Opened", "ReplayStream", "close_stream"]
-
-
-async def close_stream(pieces: AsyncGenerator[bytes, None], reply: httpx2.Response) -> None:
-    await pieces.aclose()
-    await reply.aclose()
+__all__ = ["LiveStream", "Opened", "ReplayStream"]
 
 
 @dataclasses.dataclass(slots=True)
 class Opened:
-    reply: httpx2.Response
-    pieces: AsyncGenerator[bytes, None]
+    reply: UpstreamReply
+    pieces: AsyncIterator[bytes]
     parser: StreamParser
     first: list[ChatChunk]
     ended: bool
@@ -106,8 +101,7 @@ class LiveStream:
         finally:
             # Close the byte iterator here, not in the garbage collector (which may run it on another
             # thread mid-iteration), then the response.
-            await opened.pieces.aclose()
-            await opened.reply.aclose()
+            await opened.reply.aclose()  # closes its pieces too
             service = self._service
             # The breakers learn how the stream ended: a cut or an error event after the first chunk is a
             # fault of the route like any other; the caller going away is nobody's fault.

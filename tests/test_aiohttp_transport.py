@@ -1,5 +1,5 @@
-"""`AiohttpTransport` under `httpx2.AsyncClient`, against a real HTTP/1.1 server on loopback (a raw asyncio
-server, so every byte on the wire is the test's): the request's own headers only, bodies and gzip, a stream
+"""`AiohttpUpstream`, the production upstream, against a real HTTP/1.1 server on loopback (a raw asyncio
+server, so every byte on the wire is the test's): the request's headers and body, gzip decoded, a stream
 read as it arrives, keep-alive, and each failure mapped to the httpx2 error `transport_error` classifies."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import httpx2
 import pytest
 
-from shared.aiohttp_transport import AiohttpTransport
-from shared.transport import make_client, transport_error
+from shared.aiohttp_transport import AiohttpUpstream
+from shared.transport import transport_error
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
 
@@ -73,39 +73,47 @@ async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         await writer.drain()
 
 
-async def test_sends_exactly_the_requests_headers_and_body_and_keeps_the_connection(
-    serve: Callable[[Handler], Awaitable[Server]],
+@pytest.fixture
+async def upstream() -> AsyncIterator[AiohttpUpstream]:
+    made = AiohttpUpstream()
+    yield made
+    await made.aclose()
+
+
+async def test_sends_the_requests_headers_and_body_and_keeps_the_connection(
+    serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream
 ) -> None:
     server = await serve(echo_forever)
-    async with make_client() as client:
-        for n in range(3):
-            response = await client.post(
-                f"{server.url}/v1/chat/completions?x=1",
-                content=b'{"n": %d}' % n,
-                headers={"authorization": "Bearer sk-secret", "content-type": "application/json"},
-            )
-            assert (response.status_code, response.json()) == (200, {"ok": True})
+    for n in range(3):
+        status, headers, body = await upstream.request(
+            "POST",
+            f"{server.url}/v1/chat/completions?x=1",
+            {"authorization": "Bearer sk-secret", "content-type": "application/json"},
+            b'{"n": %d}' % n,
+        )
+        assert (status, body, headers["Content-Type"]) == (200, b'{"ok": true}', "application/json")
     assert server.connections == 1  # keep-alive: one connection for the three calls
-    line, headers, body = server.requests[2]
+    line, sent, body = server.requests[2]
     assert line == "POST /v1/chat/completions?x=1 HTTP/1.1"
     assert body == b'{"n": 2}'
-    assert headers["authorization"] == "Bearer sk-secret"
-    assert headers["host"] == server.url.removeprefix("http://")
-    assert "aiohttp" not in headers.get("user-agent", "")  # httpx2's own headers, none of aiohttp's defaults
+    assert sent["authorization"] == "Bearer sk-secret"
+    assert sent["host"] == server.url.removeprefix("http://")
+    assert "gzip" in sent["accept-encoding"]  # compressed answers are welcome: they are decoded here
 
 
-async def test_a_gzip_body_is_decoded_once(serve: Callable[[Handler], Awaitable[Server]]) -> None:
+async def test_a_gzip_body_is_decoded(serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream) -> None:
     async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
         await read_request(reader, server)
         writer.write(reply(gzip.compress(b'{"zipped": 1}'), "content-encoding: gzip"))
         await writer.drain()
 
     server = await serve(gzipped)
-    async with make_client() as client:
-        assert (await client.get(server.url)).json() == {"zipped": 1}
+    assert (await upstream.request("GET", server.url, {}, b""))[2] == b'{"zipped": 1}'
 
 
-async def test_a_stream_is_read_as_it_arrives(serve: Callable[[Handler], Awaitable[Server]]) -> None:
+async def test_a_stream_is_read_as_it_arrives(
+    serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream
+) -> None:
     release = asyncio.Event()
 
     async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
@@ -120,26 +128,30 @@ async def test_a_stream_is_read_as_it_arrives(serve: Callable[[Handler], Awaitab
         await writer.drain()
 
     server = await serve(chunked)
+    opened = await upstream.open("GET", server.url, {}, b"")
+    assert (opened.status, opened.headers["content-type"]) == (200, "text/event-stream")
     seen: list[bytes] = []
-    async with make_client() as client, client.stream("GET", server.url) as response:
-        async for piece in response.aiter_raw():
-            seen.append(piece)
-            release.set()
+    async for piece in opened.pieces():
+        seen.append(piece)
+        release.set()
+    await opened.aclose()
     assert seen == [b"data: one\n\n", b"data: two\n\n"]
 
 
-async def test_closing_a_stream_early_drops_the_connection(serve: Callable[[Handler], Awaitable[Server]]) -> None:
+async def test_closing_a_stream_early_drops_the_connection(
+    serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream
+) -> None:
     async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
         while await read_request(reader, server):
             writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n")
             await writer.drain()
 
     server = await serve(endless)
-    async with make_client() as client:
-        for _ in range(2):
-            async with client.stream("GET", server.url) as response:
-                async for _piece in response.aiter_raw():
-                    break
+    for _ in range(2):
+        opened = await upstream.open("GET", server.url, {}, b"")
+        async for _piece in opened.pieces():
+            break
+        await opened.aclose()
     assert server.connections == 2  # a half-read connection is never handed to the next request
 
 
@@ -150,10 +162,9 @@ def _free_port() -> int:
         return port
 
 
-async def test_a_refused_connection_is_a_retryable_network_error() -> None:
-    async with make_client() as client:
-        with pytest.raises(httpx2.ConnectError) as caught:
-            await client.get(f"http://127.0.0.1:{_free_port()}/")
+async def test_a_refused_connection_is_a_retryable_network_error(upstream: AiohttpUpstream) -> None:
+    with pytest.raises(httpx2.ConnectError) as caught:
+        await upstream.request("GET", f"http://127.0.0.1:{_free_port()}/", {}, b"")
     error = transport_error(caught.value, "openai")
     assert (error.kind, error.retryable, error.provider) == ("network_error", True, "openai")
 
@@ -164,9 +175,12 @@ async def test_no_first_byte_in_time_is_a_timeout(serve: Callable[[Handler], Awa
         await asyncio.sleep(5)
 
     server = await serve(silent)
-    async with make_client(read_timeout=0.2) as client:
+    upstream = AiohttpUpstream(read_timeout=0.2)
+    try:
         with pytest.raises(httpx2.ReadTimeout) as caught:
-            await client.get(server.url)
+            await upstream.request("GET", server.url, {}, b"")
+    finally:
+        await upstream.aclose()
     assert transport_error(caught.value, "gemini").kind == "timeout"
 
 
@@ -178,32 +192,36 @@ async def test_an_idle_gap_inside_a_stream_is_a_timeout(serve: Callable[[Handler
         await asyncio.sleep(5)
 
     server = await serve(stalls)
-    async with make_client(read_timeout=0.2) as client, client.stream("GET", server.url) as response:
+    upstream = AiohttpUpstream(read_timeout=0.2)
+    try:
+        opened = await upstream.open("GET", server.url, {}, b"")
         with pytest.raises(httpx2.ReadTimeout):
-            async for _piece in response.aiter_raw():
+            async for _piece in opened.pieces():
                 pass
+        await opened.aclose()
+    finally:
+        await upstream.aclose()
 
 
-async def test_a_connection_cut_mid_body_is_a_protocol_error(serve: Callable[[Handler], Awaitable[Server]]) -> None:
+async def test_a_connection_cut_mid_body_is_a_network_error(
+    serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream
+) -> None:
     async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
         await read_request(reader, server)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
         await writer.drain()
 
     server = await serve(cut)
-    async with make_client() as client:
-        with pytest.raises(httpx2.TransportError) as caught:
-            await client.get(server.url)
+    with pytest.raises(httpx2.TransportError) as caught:
+        await upstream.request("GET", server.url, {}, b"")
     assert transport_error(caught.value, "anthropic").kind == "network_error"
 
 
-async def test_a_closed_transport_opens_a_new_session_when_used_again(
-    serve: Callable[[Handler], Awaitable[Server]],
+async def test_a_closed_upstream_opens_a_new_session_when_used_again(
+    serve: Callable[[Handler], Awaitable[Server]], upstream: AiohttpUpstream
 ) -> None:
-    # Closing the client closes the session; the transport opens a new one (also on a new event loop).
+    # Closing releases the session; used again (also from a new event loop) it opens a new one.
     server = await serve(echo_forever)
-    transport = AiohttpTransport()
-    async with httpx2.AsyncClient(transport=transport) as client:
-        assert (await client.get(server.url)).status_code == 200
-    async with httpx2.AsyncClient(transport=transport) as client:
-        assert (await client.get(server.url)).status_code == 200
+    assert (await upstream.request("GET", server.url, {}, b""))[0] == 200
+    await upstream.aclose()
+    assert (await upstream.request("GET", server.url, {}, b""))[0] == 200

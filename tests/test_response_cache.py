@@ -21,6 +21,7 @@ from shared.providers.assembly import assemble
 from shared.providers.signatures import InMemorySignatureStore
 from shared.response_cache import ResponseCache
 from shared.service import AIService
+from shared.transport import HttpxUpstream
 from shared.unified import ChatRequest, Message
 from tests.service_parts import memory_breakers, pinned_router
 
@@ -75,7 +76,7 @@ def service(*answers: httpx2.Response) -> tuple[AIService, Upstream, MemorySink]
 
     core = AIService(
         catalog=default_catalog(),
-        client=httpx2.AsyncClient(transport=httpx2.MockTransport(upstream)),
+        upstream=HttpxUpstream(httpx2.AsyncClient(transport=httpx2.MockTransport(upstream))),
         credentials=PlatformCredentials({"openai": ("sk",)}),
         base_urls={"openai": "http://openai.test/v1"},
         events=events,

@@ -22,6 +22,7 @@ from shared.identity import Identity
 from shared.providers.signatures import InMemorySignatureStore
 from shared.retry import RetryPolicy
 from shared.service import AIService
+from shared.transport import HttpxUpstream
 from shared.unified import ChatRequest, Message
 from tests.service_parts import memory_breakers, pinned_router
 
@@ -109,7 +110,7 @@ def harness(*answers: httpx2.Response | Exception, keys: dict[str, tuple[str, ..
     events = MemorySink()
     service = AIService(
         catalog=default_catalog(),
-        client=httpx2.AsyncClient(transport=httpx2.MockTransport(script)),
+        upstream=HttpxUpstream(httpx2.AsyncClient(transport=httpx2.MockTransport(script))),
         credentials=PlatformCredentials(
             keys if keys is not None else {"openai": ("sk-o",), "anthropic": ("sk-a",), "gemini": ("sk-g",)}
         ),
@@ -416,7 +417,7 @@ async def test_the_whole_request_timeout_ends_as_a_recorded_504() -> None:
     events = MemorySink()
     service = AIService(
         catalog=default_catalog(),
-        client=httpx2.AsyncClient(transport=httpx2.MockTransport(slow)),
+        upstream=HttpxUpstream(httpx2.AsyncClient(transport=httpx2.MockTransport(slow))),
         credentials=PlatformCredentials({"openai": ("sk-o",)}),
         base_urls=BASES,
         events=events,

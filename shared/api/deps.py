@@ -1,6 +1,6 @@
 """Building what the chat API needs, once per instance: settings in, a ready service out.
 
-`build_chat_deps` wires the pieces (catalog, the one pooled HTTP client, platform credentials, the
+`build_chat_deps` wires the pieces (catalog, the one pooled upstream (shared.transport), platform credentials, the
 events sink, the signature store, the store-backed key ring, the development key in the store) from a
 parsed `Settings`. It is called lazily on the first request (Cloud Functions) or at start (the local
 dev server), never at import. Tests pass their own events sink, transport, clock, sleep or catalog.
@@ -39,7 +39,7 @@ from shared.routing import LatencyView, Router, RouterConfig
 from shared.service import AIService
 from shared.settings import Settings, SettingsError
 from shared.store import DocumentStore, build_store
-from shared.transport import make_client
+from shared.transport import Upstream, make_upstream
 from shared.vault.audit import AuditSink
 from shared.vault.build import build_vault
 from shared.vault.service import Vault
@@ -58,7 +58,7 @@ class ChatDeps:
     service: AIService
     keys: StoreKeyRing
     events: EventSink
-    client: httpx2.AsyncClient
+    upstream: Upstream
     dev_key: DevKey | None  # None on a cloud store without GATEWAY_DEV_KEY (shared.keys_dev)
     cache: CachePort
     metrics: LiveMetrics
@@ -69,7 +69,7 @@ class ChatDeps:
 
     async def aclose(self) -> None:
         await self.events.close()
-        await self.client.aclose()
+        await self.upstream.aclose()
         await self.latency.aclose()
         await self.metrics.close()
         await self.cache.close()
@@ -106,7 +106,7 @@ def build_chat_deps(
     salt = resolve_salt(settings.api_key_hash_salt, settings.data_dir, "API_KEY_HASH_SALT")
     dev_key = ensure_dev_key_blocking(settings, salt, clock=clock)
     catalog = catalog if catalog is not None else default_catalog()
-    client = make_client(
+    upstream = make_upstream(
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=max(settings.first_byte_timeout_seconds, settings.stream_idle_timeout_seconds),
         transport=transport,
@@ -136,7 +136,7 @@ def build_chat_deps(
     router = Router(catalog, RouterConfig.from_settings(settings), latency=latency, today=today)
     service = AIService(
         catalog=catalog,
-        client=client,
+        upstream=upstream,
         credentials=credentials,
         base_urls=settings.base_urls,
         events=sink,
@@ -162,5 +162,5 @@ def build_chat_deps(
         sleep=sleep,
     )
     return ChatDeps(
-        settings, catalog, service, keys, sink, client, dev_key, cache, metrics, store, latency, audit, vault
+        settings, catalog, service, keys, sink, upstream, dev_key, cache, metrics, store, latency, audit, vault
     )

@@ -18,6 +18,7 @@ import httpx2
 import orjson
 import pytest
 
+from shared.aiohttp_transport import AiohttpUpstream
 from shared.api.deps import build_chat_deps, events_dir
 from shared.auth import authenticate
 from shared.errors import UpstreamFailure
@@ -27,6 +28,7 @@ from shared.events.schema import UsageEvent
 from shared.identity import Identity
 from shared.settings import Settings
 from shared.store.build import SQLITE_FILE
+from shared.transport import HttpxUpstream
 from shared.unified import ChatRequest, Message
 from tests.api import dev
 
@@ -124,14 +126,19 @@ async def test_a_configured_salt_is_used_as_is(tmp_path: Path) -> None:
 # --- the client, credentials and retry policy -----------------------------------------------------
 
 
-async def test_client_timeouts_come_from_settings(tmp_path: Path) -> None:
+async def test_upstream_timeouts_come_from_settings(tmp_path: Path) -> None:
     custom = settings(
         tmp_path, connect_timeout_seconds=2.0, first_byte_timeout_seconds=30.0, stream_idle_timeout_seconds=45.0
     )
     deps = build_chat_deps(custom, events=MemorySink())
     await deps.aclose()
     # One read timeout serves as both the first-byte and the idle-gap limit: the larger of the two.
-    assert deps.client.timeout == httpx2.Timeout(connect=2.0, read=45.0, write=45.0, pool=2.0)
+    assert isinstance(deps.upstream, AiohttpUpstream)
+    assert (deps.upstream.connect_timeout, deps.upstream.read_timeout) == (2.0, 45.0)
+    given = build_chat_deps(custom, events=MemorySink(), transport=httpx2.MockTransport(lambda r: httpx2.Response(200)))
+    await given.aclose()
+    assert isinstance(given.upstream, HttpxUpstream)  # a transport given (tests): httpx2 over it
+    assert given.upstream.client.timeout == httpx2.Timeout(connect=2.0, read=45.0, write=45.0, pool=2.0)
 
 
 async def test_calls_go_to_the_base_url_with_the_platform_keys_in_turn(tmp_path: Path) -> None:
@@ -229,14 +236,17 @@ async def test_the_default_sink_writes_segments_under_the_data_dir(tmp_path: Pat
     assert events_dir(tmp_path) == tmp_path / "events"
 
 
-async def test_aclose_closes_the_sink_and_the_client(tmp_path: Path) -> None:
+async def test_aclose_closes_the_sink_and_the_upstream(tmp_path: Path) -> None:
     sink = MemorySink()
-    deps = build_chat_deps(settings(tmp_path), events=sink)
+    deps = build_chat_deps(
+        settings(tmp_path), events=sink, transport=httpx2.MockTransport(lambda r: httpx2.Response(200))
+    )
     assert deps.settings.dev_key == DEV_KEY
-    assert not deps.client.is_closed
+    assert isinstance(deps.upstream, HttpxUpstream)
+    assert not deps.upstream.client.is_closed
     await deps.aclose()
     assert sink.closed
-    assert deps.client.is_closed
+    assert deps.upstream.client.is_closed
 
 
 async def test_live_metrics_count_provider_calls_not_cache_hits(tmp_path: Path) -> None:
