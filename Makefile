@@ -11,7 +11,7 @@ PUBSUB_VENV := .venv-pubsub
 PUBSUB_STAMP := $(PUBSUB_VENV)/.installed
 TF_DIR := terraform
 
-.PHONY: tools node pubsub-emulator bigquery-emulator test lint typecheck pytest run simulator venv clean bench package iac iac-fmt checkov
+.PHONY: tools node pubsub-emulator bigquery-emulator test lint typecheck pytest run simulator venv clean bench bench-tools package iac iac-fmt checkov
 
 venv: $(STAMP)
 
@@ -95,12 +95,21 @@ simulator: venv
 run: venv
 	$(BIN)/python -m local
 
-# Benchmarks (not part of `make test`): adapter overhead, and the gateway in front of the simulator
-# (needs wrk: apt-get install -y wrk). Results go to bench/results/.
-bench: venv
+# Benchmarks (not part of `make test`): adapter overhead, routing, and issue 9's comparison (the simulator
+# direct, bench/minimal_proxy.py, the gateway embedded and with Redis; cold start, import time, cache hits,
+# Pub/Sub event cost, a memory soak), appended to bench/results/compare.md. It needs wrk, redis-server and
+# the Pub/Sub emulator's venv; BENCH_ARGS=--quick for a short run. (`python -m bench.gateway`, the earlier
+# overhead-only bench, still runs on its own; it rewrites bench/results/gateway.md.)
+bench: venv bench-tools pubsub-emulator
 	$(BIN)/python -m bench.adapters
 	$(BIN)/python -m bench.routing
-	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.transport --write
+	$(BIN)/python -m bench.compare $(BENCH_ARGS)
+
+bench-tools:
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
+		{ command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq wrk redis-server >/dev/null; } || \
+		{ echo "make bench needs wrk and redis-server (apt-get install wrk redis-server)"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
