@@ -40,6 +40,8 @@ from shared.api.health import HEALTH_PATH, HealthApi
 from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.api.keys import KEYS_PATH, KeysApi
 from shared.api.keys_deps import KeysDeps
+from shared.api.limits import LIMITS_PATH
+from shared.api.limits_deps import build_limits_deps
 from shared.clock import SystemClock
 from shared.dashboard import DASHBOARD_PATH
 from shared.events.port import EventSinkError
@@ -138,8 +140,10 @@ def build_app(api: ChatApi, keys: KeysApi, health: HealthApi, analytics: Analyti
     the keys (/api/ai/keys), health (/api/ai/health) and analytics (/api/ai/analytics, and the dashboard
     it serves at /api/ai/dashboard) apps and to the chat app otherwise, with the scope untouched."""
     analytics_app = analytics.asgi()
+    keys_app = keys.asgi()
     apps = (
-        (KEYS_PATH, keys.asgi()),
+        (KEYS_PATH, keys_app),
+        (LIMITS_PATH, keys_app),
         (HEALTH_PATH, health.asgi()),
         (ANALYTICS_PATH, analytics_app),
         (DASHBOARD_PATH, analytics_app),
@@ -192,7 +196,8 @@ def app_for(deps: ChatDeps) -> ASGIApp:
 
     # The keys API shares the chat deps' store, vault and audit sink (one process, one SQLite file), so
     # a key stored here is used by the next chat call at once.
-    keys_deps = KeysDeps(deps.settings, deps.vault, deps.keys, deps.store, deps.audit)
+    limits = build_limits_deps(deps.settings, deps.store, SystemClock())
+    keys_deps = KeysDeps(deps.settings, deps.vault, deps.keys, deps.store, deps.audit, limits)
 
     async def get_keys() -> KeysDeps:
         return keys_deps

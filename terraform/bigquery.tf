@@ -77,6 +77,26 @@ resource "google_bigquery_table" "audit_events" {
   }
 }
 
+resource "google_bigquery_table" "limits_audit_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.analytics.dataset_id
+  table_id            = "limits_audit_events"
+  description         = "Usage-limit changes (shared.limits.audit.LimitsAuditEvent), written by ${local.prefix}-audit-events-limits-bigquery."
+  deletion_protection = true
+  schema              = jsonencode(concat(jsondecode(file("${local.event_schema_dir}/limits_audit_events.bigquery.json")), local.pubsub_metadata_columns))
+  clustering          = ["tenant", "scope_kind"]
+
+  time_partitioning {
+    type          = "DAY"
+    field         = "ts"
+    expiration_ms = local.event_partition_expiration_ms
+  }
+
+  encryption_configuration {
+    kms_key_name = google_kms_crypto_key.data.id
+  }
+}
+
 # The daily rollup: one row per (day, tenant, user, key_id, provider, model).
 resource "google_bigquery_table" "usage_daily" {
   project             = var.project_id

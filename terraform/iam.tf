@@ -78,6 +78,13 @@ resource "google_pubsub_topic_iam_member" "keys_audit_publisher" {
   member = google_service_account.function["keys"].member
 }
 
+# Changes to usage limits are audited (PUT /api/ai/limits in the keys function, shared.limits.audit).
+resource "google_pubsub_topic_iam_member" "keys_limits_audit_publisher" {
+  topic  = google_pubsub_topic.limits_audit.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function["keys"].member
+}
+
 # The re-wrap job audits each key it re-wraps (shared.vault.rewrap_job: the audit topic on Pub/Sub).
 resource "google_pubsub_topic_iam_member" "rewrap_audit_publisher" {
   topic  = google_pubsub_topic.audit.id
@@ -113,6 +120,12 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_usage_subscriber"
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_audit_subscriber" {
   subscription = google_pubsub_subscription.audit_bigquery.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_limits_audit_subscriber" {
+  subscription = google_pubsub_subscription.limits_audit_bigquery.id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
 }

@@ -7,10 +7,10 @@ locals {
 
   # HTTP function -> the path patterns it serves ("/*" matches everything below a prefix).
   lb_routes = {
-    chat      = ["/api/ai/chat", "/api/ai/chat/*", "/v1/*", "/api/ai/limits", "/api/ai/limits/*"]
+    chat      = ["/api/ai/chat", "/api/ai/chat/*", "/v1/*"]
     analytics = ["/api/ai/analytics", "/api/ai/analytics/*", "/api/ai/dashboard", "/api/ai/dashboard/*"]
     health    = ["/api/ai/health", "/api/ai/health/*"]
-    keys      = ["/api/ai/keys", "/api/ai/keys/*"]
+    keys      = ["/api/ai/keys", "/api/ai/keys/*", "/api/ai/limits", "/api/ai/limits/*"]
   }
   # Any other path goes to health, whose router answers 404 in the gateway's error envelope.
   lb_default_function = "health"

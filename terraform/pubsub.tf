@@ -20,6 +20,15 @@ resource "google_pubsub_schema" "audit" {
   depends_on = [google_project_service.apis]
 }
 
+resource "google_pubsub_schema" "limits_audit" {
+  project    = var.project_id
+  name       = "${local.prefix}-limits-audit-event"
+  type       = "AVRO"
+  definition = file("${local.event_schema_dir}/limits_audit_events.avro.json")
+
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_pubsub_topic" "usage" {
   project                    = var.project_id
   name                       = "${local.prefix}-usage-events"
@@ -47,6 +56,25 @@ resource "google_pubsub_topic" "audit" {
 
   schema_settings {
     schema   = google_pubsub_schema.audit.id
+    encoding = "JSON"
+  }
+
+  message_storage_policy {
+    allowed_persistence_regions = [var.region]
+  }
+
+  depends_on = [google_kms_crypto_key_iam_member.pubsub_agent_data_key]
+}
+
+# Changes to usage limits (shared.limits.audit: PUT /api/ai/limits); the code names it <audit topic>-limits.
+resource "google_pubsub_topic" "limits_audit" {
+  project                    = var.project_id
+  name                       = "${google_pubsub_topic.audit.name}-limits"
+  kms_key_name               = google_kms_crypto_key.data.id
+  message_retention_duration = "86400s"
+
+  schema_settings {
+    schema   = google_pubsub_schema.limits_audit.id
     encoding = "JSON"
   }
 
@@ -150,6 +178,39 @@ resource "google_pubsub_subscription" "audit_bigquery" {
 
   bigquery_config {
     table               = "${var.project_id}.${google_bigquery_dataset.analytics.dataset_id}.${google_bigquery_table.audit_events.table_id}"
+    use_topic_schema    = true
+    write_metadata      = true
+    drop_unknown_fields = false
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.dead_letter_max_delivery_attempts
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+
+  depends_on = [
+    google_bigquery_dataset_iam_member.pubsub_agent_data_editor,
+    google_bigquery_dataset_iam_member.pubsub_agent_metadata_viewer,
+    google_pubsub_topic_iam_member.pubsub_agent_dead_letter_publisher,
+  ]
+}
+
+resource "google_pubsub_subscription" "limits_audit_bigquery" {
+  project = var.project_id
+  name    = "${google_pubsub_topic.limits_audit.name}-bigquery"
+  topic   = google_pubsub_topic.limits_audit.id
+
+  bigquery_config {
+    table               = "${var.project_id}.${google_bigquery_dataset.analytics.dataset_id}.${google_bigquery_table.limits_audit_events.table_id}"
     use_topic_schema    = true
     write_metadata      = true
     drop_unknown_fields = false

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.api.body import decode_json
+from shared.api.limits import limits_routes
 from shared.api.route_table import RouteTable, scoped_endpoint
 from shared.errors import RequestError
 from shared.identity import Identity
@@ -53,6 +54,7 @@ class KeysApi:
                 Route(KEYS_PATH, self._endpoint(_list), methods=["GET"]),
                 Route(KEYS_PATH + "/{key_id}", self._endpoint(_delete), methods=["DELETE"]),
                 Route(KEYS_PATH + "/{key_id}/rotate", self._endpoint(_rotate), methods=["POST"]),
+                *limits_routes(deps),
             ]
         )
 

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.api.keys import KeysApi
+from shared.api.limits_deps import LimitsDeps, build_limits_deps
 from shared.auth import KeyLookup
 from shared.clock import Clock, SystemClock
 from shared.crypto.port import SecretBox
 from shared.gateway_keys import GatewayKeyStore
 from shared.keys_dev import ensure_dev_key_blocking
 from shared.keys_ring import StoreKeyRing
+from shared.limits.audit import LimitsAuditSink
 from shared.local_secrets import resolve_salt
 from shared.settings import Settings
 from shared.store import DocumentStore, build_store
@@ -38,10 +40,12 @@ class KeysDeps:
     keys: KeyLookup
     store: DocumentStore
     audit: AuditSink
+    limits: LimitsDeps
     body_limit: int = KEYS_BODY_LIMIT
 
     async def aclose(self) -> None:
         await self.audit.close()
+        await self.limits.aclose()
         await self.store.close()
 
 
@@ -60,11 +64,13 @@ def build_keys_deps(
     audit: AuditSink | None = None,
     clock: Clock | None = None,
     store: DocumentStore | None = None,
+    limits_audit: LimitsAuditSink | None = None,
 ) -> KeysDeps:
     clock = clock or SystemClock()
     store = store if store is not None else build_store(settings)
     vault, audit = build_vault(settings, store, clock, box=box, audit=audit)
-    return KeysDeps(settings, vault, gateway_key_ring(settings, store, clock), store, audit)
+    limits = build_limits_deps(settings, store, clock, audit=limits_audit)
+    return KeysDeps(settings, vault, gateway_key_ring(settings, store, clock), store, audit, limits)
 
 
 class LazyKeysDeps:

@@ -23,13 +23,18 @@ import orjson
 from pydantic import BaseModel
 
 from shared.events.schema import UsageEvent
+from shared.limits.audit import LimitsAuditEvent
 from shared.vault.audit import AuditEvent
 
 __all__ = ["EVENT_TYPES", "SCHEMA_DIR", "avro_schema", "bigquery_fields", "rendered", "write_all"]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-# File stem -> model: usage_events.{avro,bigquery}.json, audit_events.{avro,bigquery}.json.
-EVENT_TYPES: dict[str, type[BaseModel]] = {"usage_events": UsageEvent, "audit_events": AuditEvent}
+# File stem -> model: usage_events.{avro,bigquery}.json, audit_events.{avro,bigquery}.json, and so on.
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "usage_events": UsageEvent,
+    "audit_events": AuditEvent,
+    "limits_audit_events": LimitsAuditEvent,
+}
 
 _BIGQUERY = {str: "STRING", int: "INT64", bool: "BOOL", datetime: "TIMESTAMP"}
 _AVRO: dict[type, Any] = {

@@ -77,6 +77,7 @@ def _samples() -> Iterator[GatewayError]:
     yield RequestError("bad body", field="maxTokens")
     for status in (404, 405, 409, 413):
         yield RequestError("refused", field="body", status=status)
+    yield RequestError("another tenant", field="scope.tenantId", status=403)  # PUT /api/ai/limits
     yield UnknownModelError("mystery-model")
     yield KeyNotFound("pk_x")
     yield DuplicateKeyName("mine")

@@ -84,6 +84,10 @@ BEYOND_ISSUE: dict[Grant, str] = {
     ("keys_rewrap", "roles/cloudkms.viewer", "key:provider_keys"): _KEY_GET + " (what to re-wrap)",
     ("keys_rewrap", "roles/pubsub.publisher", "topic:audit"): "the job's audit events (one per key re-wrapped) go to "
     "the audit topic: a function's local files vanish with its instance",
+    ("keys", "roles/pubsub.publisher", "topic:limits_audit"): "issue 11: changes to usage limits are audited "
+    "(PUT /api/ai/limits is served by the keys function)",
+    ("pubsub_agent", "roles/pubsub.subscriber", "subscription:limits_audit_bigquery"): "issue 11: the limits audit "
+    "events land in BigQuery like the other events",
     ("pubsub_agent", "roles/cloudkms.cryptoKeyEncrypterDecrypter", "key:data"): _CMEK,
     ("bigquery_agent", "roles/cloudkms.cryptoKeyEncrypterDecrypter", "key:data"): _CMEK,
     ("build", "roles/logging.logWriter", "project"): _BUILD + " (build logs)",

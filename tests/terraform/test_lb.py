@@ -33,8 +33,8 @@ ISSUE_PREFIXES = {
     "/api/ai/health": "health",
     "/api/ai/keys": "keys",
     "/api/ai/keys/pk_1/rotate": "keys",
-    "/api/ai/limits": "chat",
-    "/api/ai/limits/tenant": "chat",
+    "/api/ai/limits": "keys",  # issue 11: the keys function serves PUT/GET /api/ai/limits
+    "/api/ai/limits/tenant": "keys",
 }
 
 
