@@ -46,6 +46,7 @@ __all__ = [
     "to_ms",
     "validate_amount",
     "validate_hold",
+    "validate_reserve",
 ]
 
 LimitKind = Literal["requests_per_minute", "tokens_per_minute", "daily_budget", "monthly_budget"]
@@ -197,6 +198,15 @@ def scale_check(check: Check, instances: int) -> Check:
 def validate_amount(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
         raise ValueError(f"{name} is an integer from 0 to {MAX_AMOUNT}, got {value!r}")
+
+
+def validate_reserve(request_id: str, tokens: int, cost_micros: int, hold_seconds: float) -> None:
+    """The arguments of `Ledger.reserve` every adapter checks the same way (ValueError naming the bad one)."""
+    validate_hold(hold_seconds)
+    validate_amount("tokens", tokens)
+    validate_amount("cost_micros", cost_micros)
+    if not request_id:
+        raise ValueError("a reservation needs a request id")
 
 
 def validate_hold(hold_seconds: float, name: str = "hold_seconds") -> None:

@@ -33,6 +33,7 @@ from shared.limits.ledger import (
     to_ms,
     validate_amount,
     validate_hold,
+    validate_reserve,
 )
 
 __all__ = ["MemoryLedger"]
@@ -158,11 +159,7 @@ class MemoryLedger:
         hold_seconds: float | None = None,
     ) -> Reservation | Denied:
         hold = self.hold_seconds if hold_seconds is None else hold_seconds
-        validate_hold(hold)
-        validate_amount("tokens", tokens)
-        validate_amount("cost_micros", cost_micros)
-        if not request_id:
-            raise ValueError("a reservation needs a request id")
+        validate_reserve(request_id, tokens, cost_micros, hold)
         with self._lock:
             return self._reserve(request_id, normalize_checks(checks), to_ms(now), tokens, cost_micros, to_ms(hold))
 

@@ -62,6 +62,7 @@ from shared.limits.ledger import (
     to_ms,
     validate_amount,
     validate_hold,
+    validate_reserve,
 )
 from shared.limits.memory_ledger import MemoryLedger
 from shared.limits.redis_scripts import SCRIPTS
@@ -199,11 +200,7 @@ class RedisLedger:
         hold_seconds: float | None = None,
     ) -> Reservation | Denied:
         hold = self.hold_seconds if hold_seconds is None else hold_seconds
-        validate_hold(hold)
-        validate_amount("tokens", tokens)
-        validate_amount("cost_micros", cost_micros)
-        if not request_id:
-            raise ValueError("a reservation needs a request id")
+        validate_reserve(request_id, tokens, cost_micros, hold)
         normal = normalize_checks(checks)
         now_ms, hold_ms = to_ms(now), to_ms(hold)
         expires_ms = now_ms + hold_ms
