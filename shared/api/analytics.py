@@ -15,10 +15,8 @@ parameter. Errors use the seed envelope. USD amounts are written with exactly 6 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +24,7 @@ from starlette.routing import Route
 
 from shared.analytics.port import AnalyticsUnavailable
 from shared.api.body import ECHO
+from shared.api.http_io import json_response, read_body
 from shared.api.route_table import RouteTable, scoped_endpoint
 from shared.api.seed_wire import parse_seed_request
 from shared.dashboard.assets import Dashboard
@@ -81,14 +80,14 @@ class AnalyticsApi:
 async def _report(deps: AnalyticsDeps, identity: Identity, request: Request) -> Response:
     days = parse_days(request.query_params.getlist("days"))
     detailed = parse_detailed(request.query_params.getlist("detailed"))
-    return _json(await deps.analytics.report(identity, days, detailed))
+    return json_response(await deps.analytics.report(identity, days, detailed))
 
 
 async def _costs(deps: AnalyticsDeps, identity: Identity, request: Request) -> Response:
-    body = await _read_body(request, deps.body_limit)
+    body = await read_body(request, deps.body_limit)
     chat_request, options = parse_seed_request(body, request.headers)
     service = await deps.chat_service()
-    return _json(to_seed(service.analyze_costs(chat_request, options)))
+    return json_response(to_seed(service.analyze_costs(chat_request, options)))
 
 
 # --- parameters and rendering ---------------------------------------------------------------------
@@ -119,29 +118,3 @@ def parse_detailed(values: Sequence[str]) -> bool:
     if found is None:
         raise RequestError(f"detailed must be true or false, not {value[:ECHO]!r}", field="detailed")
     return found
-
-
-def _decimal(value: object) -> orjson.Fragment:
-    # USD amounts come as Decimals with 6 places: written as they are, never through a float.
-    if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f"))
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _json(content: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(content, default=_decimal), status_code=status, media_type=JSON)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise too_big
-        parts.append(part)
-    return b"".join(parts)

@@ -24,13 +24,14 @@ from starlette.routing import Route
 from shared.api.body import ECHO
 from shared.api.deps import ChatDeps
 from shared.api.envelopes import Reply, openai_error, seed_error
+from shared.api.http_io import read_body
 from shared.api.openai_wire import OpenAIStreamRenderer, parse_openai_request, render_models, render_openai_response
 from shared.api.seed_wire import SeedStreamRenderer, parse_seed_request, render_seed_response
 from shared.api.timing import ServerTiming
 from shared.auth import authenticate
 from shared.chat_types import ChatOptions, ChatResult
 from shared.cost import Cost, format_usd
-from shared.errors import GatewayError, RequestError
+from shared.errors import GatewayError
 from shared.identity import Identity
 from shared.providers import SEED_NAMES
 from shared.service import LiveStream, ReplayStream
@@ -142,7 +143,7 @@ class ChatApi:
             return _error_response(wire, error, timing)
         timing.mark("auth")
         try:
-            body = await _read_body(request, deps.settings.max_body_bytes)
+            body = await read_body(request, deps.settings.max_body_bytes)
             chat_request, options = wire.parse(body, request.headers)
             options = dataclasses.replace(options, cache=deps.service.cache_decision(chat_request, request.headers))
         except GatewayError as error:
@@ -202,20 +203,6 @@ async def _sse(stream: AnyStream, renderer: StreamRenderer) -> AsyncIterator[byt
     if tail:
         yield tail
     yield renderer.done()
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-        parts.append(part)
-    return b"".join(parts)
 
 
 def _route_headers(provider: str, model: str, request_id: str, attempts: int, route: str) -> dict[str, str]:

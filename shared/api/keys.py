@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.api.body import decode_json
+from shared.api.http_io import json_response, read_body
 from shared.api.limits import limits_routes
 from shared.api.route_table import RouteTable, scoped_endpoint
 from shared.errors import RequestError
@@ -79,14 +79,14 @@ class KeysApi:
 
 
 async def _store(deps: KeysDeps, identity: Identity, request: Request) -> Response:
-    body = decode_json(await _read_body(request, deps.body_limit))
+    body = decode_json(await read_body(request, deps.body_limit))
     name, provider, api_key = _string(body, "name"), _string(body, "provider"), _string(body, "apiKey")
     meta = await deps.vault.store_key(identity, name, provider, api_key)
-    return _json(render_key(meta), 201)
+    return json_response(render_key(meta), 201)
 
 
 async def _list(deps: KeysDeps, identity: Identity, request: Request) -> Response:
-    return _json({"keys": [render_key(meta) for meta in await deps.vault.list_keys(identity)]}, 200)
+    return json_response({"keys": [render_key(meta) for meta in await deps.vault.list_keys(identity)]}, 200)
 
 
 async def _delete(deps: KeysDeps, identity: Identity, request: Request) -> Response:
@@ -95,9 +95,9 @@ async def _delete(deps: KeysDeps, identity: Identity, request: Request) -> Respo
 
 
 async def _rotate(deps: KeysDeps, identity: Identity, request: Request) -> Response:
-    body = decode_json(await _read_body(request, deps.body_limit))
+    body = decode_json(await read_body(request, deps.body_limit))
     meta = await deps.vault.rotate_key(identity, request.path_params["key_id"], _string(body, "apiKey"))
-    return _json(render_key(meta), 200)
+    return json_response(render_key(meta), 200)
 
 
 # --- rendering and reading ------------------------------------------------------------------------
@@ -130,22 +130,3 @@ def _string(body: dict[str, Any], field: str) -> str:
     if not isinstance(value, str):
         raise RequestError(f"{field} must be a string", field=field)
     return value
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise too_big
-        parts.append(part)
-    return b"".join(parts)
-
-
-def _json(content: dict[str, Any], status: int) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type=JSON)

@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.api.body import decode_json, request_error, usd_json
+from shared.api.http_io import json_response, read_body
 from shared.api.limits_deps import LimitsDeps
 from shared.api.route_table import error_response
 from shared.api.timing import ServerTiming
@@ -99,7 +99,7 @@ def _endpoint(
 
 
 async def _put(deps: LimitsHost, identity: Identity, request: Request) -> Response:
-    scope, change = parse_update(decode_json(await _read_body(request, deps.body_limit)))
+    scope, change = parse_update(decode_json(await read_body(request, deps.body_limit)))
     if scope.tenant_id != identity.tenant:
         raise RequestError(
             "scope.tenantId must be this admin key's own tenant: limits are set only within it",
@@ -122,13 +122,15 @@ async def _put(deps: LimitsHost, identity: Identity, request: Request) -> Respon
             after.version,
             type(error).__name__,
         )
-    return _json(render_limits(after.scope, after))
+    return json_response(render_limits(after.scope, after))
 
 
 async def _get(deps: LimitsHost, identity: Identity, request: Request) -> Response:
     scopes = _target(identity, request)
     records = await deps.limits.store.get_many(scopes)
-    return _json({"limits": [render_limits(scope, record) for scope, record in zip(scopes, records, strict=True)]})
+    return json_response(
+        {"limits": [render_limits(scope, record) for scope, record in zip(scopes, records, strict=True)]}
+    )
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -171,19 +173,6 @@ def _target(identity: Identity, request: Request) -> Sequence[LimitScope]:
     return applicable_scopes(tenant, user=query["userId"], key_id=query["keyId"])
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    body = b""
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise too_big
-    return body
-
-
 # --- rendering ------------------------------------------------------------------------------------
 
 
@@ -200,7 +189,3 @@ def render_limits(scope: LimitScope, record: LimitRecord | None) -> dict[str, An
         "version": 0 if record is None else record.version,
         "updatedAt": None if record is None else record.updated_at.replace("+00:00", "Z"),
     }
-
-
-def _json(content: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(content), status_code=200, media_type=JSON)
