@@ -140,7 +140,8 @@ class GatewayService:
             parsed, options = parse_seed_request(orjson.dumps(body), _NO_HEADERS)
         except (GatewayError, TypeError) as error:
             failure = error if isinstance(error, GatewayError) else RequestError(str(error), field="body")
-            await self._service.reject(identity, _ROUTE, failure, model=str(request.get("model", ""))[:200])
+            model = request.get("model", "") if isinstance(request, Mapping) else ""
+            await self._service.reject(identity, _ROUTE, failure, model=str(model)[:200])
             raise AIError.from_gateway(failure) from None
         return parsed, dataclasses.replace(options, cache=self._service.cache_decision(parsed, _NO_HEADERS))
 

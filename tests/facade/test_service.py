@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from shared.events.local_sink import SEGMENT_GLOB
 from shared.facade import FACADE_KEY_ID, AIError
+from shared.vault.audit import AuditEvent
 from tests.facade.conftest import MakeService
 from tests.simulator_server import SimulatorAdmin
 
@@ -89,9 +91,15 @@ async def test_keys_are_stored_encrypted_and_retrieved_audited(make_service: Mak
     with pytest.raises(AIError) as caught:
         await service.api_keys.retrieve_api_key(user_id="user-2", api_key_id=stored["id"])
     assert caught.value.status == 404
-    audit = (service.settings.data_dir / "audit").glob("*")
-    assert audit  # the store and the retrieval were audited (tests/vault checks the records)
     assert [k["id"] for k in await service.api_keys.list_api_keys(user_id="user-1")] == [stored["id"]]
+    await service.aclose()  # seals the audit segment
+    lines = b"".join(p.read_bytes() for p in (service.settings.data_dir / "audit").glob(SEGMENT_GLOB))
+    events = [AuditEvent.from_json_bytes(line) for line in lines.splitlines()]
+    assert [(e.action, e.key_id, e.actor) for e in events] == [
+        ("store", stored["id"], FACADE_KEY_ID),
+        ("first_use", stored["id"], FACADE_KEY_ID),
+    ]
+    assert secret.encode() not in lines
 
 
 async def test_errors_carry_the_seed_contract(make_service: MakeService, admin: SimulatorAdmin) -> None:
@@ -135,3 +143,19 @@ async def test_bad_days_are_a_clear_error(make_service: MakeService, days: objec
     with pytest.raises(AIError) as caught:
         await make_service().get_analytics("user-1", days)  # type: ignore[arg-type]
     assert (caught.value.status, caught.value.field) == (400, "days")
+
+
+async def test_a_request_that_is_not_a_mapping_is_a_clear_400(make_service: MakeService) -> None:
+    with pytest.raises(AIError) as caught:
+        await make_service().chat(["not", "a", "body"], "user-1")  # type: ignore[arg-type]
+    assert (caught.value.status, caught.value.field, caught.value.code) == (400, "body", "invalid_request")
+
+
+async def test_unreadable_analytics_are_a_503(make_service: MakeService) -> None:
+    service = make_service()
+    events = service.settings.data_dir / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    (events / "events-1-20260101T000000000000Z-000000.jsonl").write_bytes(b"this is not json\n")
+    with pytest.raises(AIError) as caught:
+        await service.get_analytics("user-1", 7)
+    assert (caught.value.status, caught.value.retryable) == (503, True)
