@@ -25,7 +25,7 @@ from shared.clock import Clock, SystemClock
 from shared.credentials import PlatformCredentials
 from shared.crypto.port import SecretBox
 from shared.events.local_sink import LocalSegmentSink
-from shared.events.port import EventSink
+from shared.events.port import EventSink, pubsub_topic
 from shared.gateway_keys import GatewayKeyStore, TenantSettings
 from shared.keys_dev import DevKey, ensure_dev_key_blocking
 from shared.keys_ring import StoreKeyRing
@@ -37,7 +37,7 @@ from shared.response_cache import ResponseCache
 from shared.retry import RetryPolicy
 from shared.routing import LatencyView, Router, RouterConfig
 from shared.service import AIService
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 from shared.store import DocumentStore, build_store
 from shared.transport import Upstream, make_upstream
 from shared.vault.audit import AuditSink
@@ -83,11 +83,9 @@ def build_event_sink(settings: Settings) -> EventSink:
     `PUBSUB_USAGE_TOPIC` in `GOOGLE_CLOUD_PROJECT_ID`; events spill under GATEWAY_DATA_DIR/spill/)."""
     if settings.events_backend != "pubsub":
         return LocalSegmentSink(events_dir(settings.data_dir))
-    if not settings.google_cloud_project_id:
-        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topic")
     from shared.events.pubsub_sink import USAGE, PubSubSink  # the Pub/Sub client loads only when it is used
 
-    topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_usage_topic}"
+    topic = pubsub_topic(settings.google_cloud_project_id, settings.pubsub_usage_topic)
     return PubSubSink(topic, settings.data_dir / "spill", USAGE)
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from shared.errors import GatewayError
 from shared.events.schema import UsageEvent
 
-__all__ = ["EventBufferFull", "EventSink", "EventSinkError", "MemorySink"]
+__all__ = ["EventBufferFull", "EventSink", "EventSinkError", "JsonEvent", "MemorySink", "pubsub_topic"]
 
 
 class EventSinkError(GatewayError):
@@ -30,6 +30,21 @@ class EventSinkError(GatewayError):
 
 class EventBufferFull(EventSinkError):
     """The sink's bounded buffer is full and writing it out failed: the event was not accepted."""
+
+
+class JsonEvent(Protocol):
+    """An event that writes itself as one compact JSON object (usage and audit events)."""
+
+    def to_json_bytes(self) -> bytes: ...
+
+
+def pubsub_topic(project: str | None, topic_id: str) -> str:
+    """The full name of topic `topic_id` for EVENTS_BACKEND=pubsub; a missing project is a SettingsError."""
+    from shared.settings import SettingsError
+
+    if not project:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topics")
+    return f"projects/{project}/topics/{topic_id}"
 
 
 class EventSink(Protocol):

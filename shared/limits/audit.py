@@ -9,16 +9,13 @@ fields forbidden, UTC `ts`, plain column types) and its schema is generated the 
 scope, the caller's gateway key id, the new version and the limits after the change (budgets in
 micro-USD); the change before it is the previous version's event.
 
-Sinks: `MemoryLimitsAuditSink` (tests); `LocalLimitsAuditSink`, segment files under
+Sinks: `MemoryLimitsAuditSink` (tests); `LocalAuditSink` (shared.vault.audit_sink), segment files under
 `GATEWAY_DATA_DIR/audit-limits/` like the vault's under `audit/`; on `EVENTS_BACKEND=pubsub` the shared
 `PubSubSink` with the `LIMITS_AUDIT` codec, to the topic `<PUBSUB_AUDIT_TOPIC>-limits`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -27,17 +24,17 @@ from uuid import uuid4
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.clock import Clock, SystemClock
-from shared.events.local_sink import SegmentFiles
+from shared.clock import Clock
+from shared.events.port import pubsub_topic
 from shared.events.pubsub_sink import Codec, PubSubSink  # imports no Google package until it publishes
 from shared.limits.config import LimitRecord, ScopeKind
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
+from shared.vault.audit_sink import LocalAuditSink
 
 __all__ = [
     "LIMITS_AUDIT",
     "LimitsAuditEvent",
     "LimitsAuditSink",
-    "LocalLimitsAuditSink",
     "MemoryLimitsAuditSink",
     "build_limits_audit_sink",
     "limits_audit_dir",
@@ -140,45 +137,10 @@ def limits_audit_dir(data_dir: Path) -> Path:
     return data_dir / "audit-limits"
 
 
-class LocalLimitsAuditSink:
-    """Segment files (`events-*.jsonl`) in one directory, each event written before `publish` returns."""
-
-    def __init__(self, directory: Path, *, clock: Clock | None = None, segment_max_age: float = 60.0) -> None:
-        clock = clock if clock is not None else SystemClock()
-        self._files = SegmentFiles(
-            Path(directory),
-            pid=os.getpid(),
-            start=datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%S%fZ"),
-            segment_bytes=1024 * 1024,
-            segment_max_age=segment_max_age,
-            monotonic=clock.monotonic,
-        )
-        self._io = threading.Lock()
-
-    @property
-    def directory(self) -> Path:
-        return self._files.directory
-
-    async def publish(self, event: LimitsAuditEvent) -> None:
-        await asyncio.to_thread(self._append, event.to_json_bytes() + b"\n")
-
-    async def close(self) -> None:
-        with self._io:
-            self._files.seal()
-
-    def _append(self, line: bytes) -> None:
-        with self._io:
-            self._files.append(line)
-            if self._files.due():
-                self._files.seal()
-
-
 def build_limits_audit_sink(settings: Settings, clock: Clock) -> LimitsAuditSink:
     """Embedded: segment files under GATEWAY_DATA_DIR/audit-limits/; `EVENTS_BACKEND=pubsub`: the topic
     `<PUBSUB_AUDIT_TOPIC>-limits` (spilling under GATEWAY_DATA_DIR/spill-audit-limits/)."""
     if settings.events_backend != "pubsub":
-        return LocalLimitsAuditSink(limits_audit_dir(settings.data_dir), clock=clock)
-    if not settings.google_cloud_project_id:
-        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topics")
-    topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_audit_topic}-limits"
+        return LocalAuditSink(limits_audit_dir(settings.data_dir), clock=clock)
+    topic = pubsub_topic(settings.google_cloud_project_id, f"{settings.pubsub_audit_topic}-limits")
     return PubSubSink(topic, settings.data_dir / "spill-audit-limits", LIMITS_AUDIT, clock=clock)

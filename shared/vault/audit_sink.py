@@ -1,4 +1,6 @@
-"""The embedded audit sink: audit events appended to segment files under `GATEWAY_DATA_DIR/audit/`.
+"""The embedded audit sink: audit events appended to segment files under `GATEWAY_DATA_DIR/audit/` (the
+vault's) or another directory (`GATEWAY_DATA_DIR/audit-limits/`, changes to usage limits): any event that
+writes itself as one JSON object (`to_json_bytes`).
 
 It reuses the usage events' `SegmentFiles` (shared.events.local_sink): one writer per process, lines
 written under a hidden `.partial` name and made visible (`events-*.jsonl`, the `SEGMENT_GLOB`, in the
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from shared.clock import Clock, SystemClock
 from shared.events.local_sink import SegmentFiles
-from shared.vault.audit import AuditEvent
+from shared.events.port import JsonEvent
 
 __all__ = ["LocalAuditSink", "audit_dir"]
 
@@ -53,7 +55,7 @@ class LocalAuditSink:
     def directory(self) -> Path:
         return self._files.directory
 
-    async def publish(self, event: AuditEvent) -> None:
+    async def publish(self, event: JsonEvent) -> None:
         await asyncio.to_thread(self._append, event.to_json_bytes() + b"\n")
 
     async def flush(self) -> None:

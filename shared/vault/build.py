@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from shared.clock import Clock
 from shared.crypto.port import SecretBox
+from shared.events.port import pubsub_topic
 from shared.local_secrets import resolve_salt
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 from shared.store.port import DocumentStore
 from shared.vault.audit import AuditSink
 from shared.vault.audit_sink import LocalAuditSink, audit_dir
@@ -19,11 +20,9 @@ __all__ = ["build_audit_sink", "build_vault"]
 def build_audit_sink(settings: Settings, clock: Clock) -> AuditSink:
     if settings.events_backend != "pubsub":
         return LocalAuditSink(audit_dir(settings.data_dir), clock=clock)
-    if not settings.google_cloud_project_id:
-        raise SettingsError("GOOGLE_CLOUD_PROJECT_ID", "EVENTS_BACKEND=pubsub needs the project of the topics")
     from shared.events.pubsub_sink import AUDIT, PubSubSink  # the Pub/Sub client loads only when it is used
 
-    topic = f"projects/{settings.google_cloud_project_id}/topics/{settings.pubsub_audit_topic}"
+    topic = pubsub_topic(settings.google_cloud_project_id, settings.pubsub_audit_topic)
     return PubSubSink(topic, settings.data_dir / "spill-audit", AUDIT, clock=clock)
 
 

@@ -16,12 +16,12 @@ from shared.events.local_sink import SEGMENT_GLOB
 from shared.events.pubsub_sink import PubSubSink
 from shared.limits.audit import (
     LimitsAuditEvent,
-    LocalLimitsAuditSink,
     build_limits_audit_sink,
     limits_audit_dir,
 )
 from shared.limits.config import LimitRecord, Limits, LimitScope
 from shared.settings import Settings, SettingsError
+from shared.vault.audit_sink import LocalAuditSink
 from tests.events.conftest import PROJECT, open_channel, pubsub_host
 from tests.events.test_pubsub_sink import pull
 from tests.fakes import FakeClock
@@ -74,7 +74,7 @@ async def test_the_embedded_sink_writes_segment_files(tmp_path: Path) -> None:
     clock = FakeClock()
     settings = dataclasses.replace(Settings(), data_dir=tmp_path)
     sink = build_limits_audit_sink(settings, clock)
-    assert isinstance(sink, LocalLimitsAuditSink)
+    assert isinstance(sink, LocalAuditSink)
     assert sink.directory == limits_audit_dir(tmp_path) == tmp_path / "audit-limits"
     first, second = event(), event()
     await sink.publish(first)
