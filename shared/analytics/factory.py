@@ -6,24 +6,19 @@ BIGQUERY_ENDPOINT when set). The report (shared.api.analytics_deps) and the roll
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.analytics.duckdb_adapter import DuckDbAnalytics
 from shared.analytics.duckdb_rollup import DuckDbRollups, rollups_path
 from shared.analytics.port import AnalyticsPort
 from shared.analytics.rollup import RollupPort
+from shared.events.local_sink import events_dir
 from shared.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-__all__ = ["analytics_port", "local_events_dir", "rollup_port"]
-
-
-def local_events_dir(settings: Settings) -> Path:
-    """Where the embedded sink writes its segments (as shared.api.deps.events_dir)."""
-    return settings.data_dir / "events"
+__all__ = ["analytics_port", "rollup_port"]
 
 
 def _bigquery(settings: Settings) -> tuple[bigquery.Client, str]:
@@ -47,7 +42,7 @@ def analytics_port(settings: Settings) -> AnalyticsPort:
         from shared.analytics.bigquery_adapter import BigQueryAnalytics
 
         return BigQueryAnalytics(*_bigquery(settings))
-    return DuckDbAnalytics(local_events_dir(settings), rollups_path(settings.data_dir))
+    return DuckDbAnalytics(events_dir(settings.data_dir), rollups_path(settings.data_dir))
 
 
 def rollup_port(settings: Settings) -> RollupPort:
@@ -56,4 +51,4 @@ def rollup_port(settings: Settings) -> RollupPort:
         from shared.analytics.bigquery_rollup import BigQueryRollups
 
         return BigQueryRollups(*_bigquery(settings))
-    return DuckDbRollups(local_events_dir(settings), rollups_path(settings.data_dir))
+    return DuckDbRollups(events_dir(settings.data_dir), rollups_path(settings.data_dir))

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import httpx2
 
@@ -24,7 +23,7 @@ from shared.catalog import Catalog, default_catalog
 from shared.clock import Clock, SystemClock
 from shared.credentials import PlatformCredentials
 from shared.crypto.port import SecretBox
-from shared.events.local_sink import LocalSegmentSink
+from shared.events.local_sink import LocalSegmentSink, events_dir
 from shared.events.port import EventSink, pubsub_topic
 from shared.gateway_keys import GatewayKeyStore, TenantSettings
 from shared.keys_dev import DevKey, ensure_dev_key_blocking
@@ -45,10 +44,6 @@ from shared.vault.build import build_vault
 from shared.vault.service import Vault
 
 __all__ = ["ChatDeps", "build_chat_deps", "build_event_sink", "events_dir"]
-
-
-def events_dir(data_dir: Path) -> Path:
-    return data_dir / "events"
 
 
 @dataclass(slots=True)

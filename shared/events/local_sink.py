@@ -46,7 +46,7 @@ from shared.clock import Clock, SystemClock
 from shared.events.port import EventBufferFull, EventSinkError
 from shared.events.schema import UsageEvent
 
-__all__ = ["OPEN_SUFFIX", "SEGMENT_GLOB", "LocalSegmentSink", "SegmentFiles"]
+__all__ = ["OPEN_SUFFIX", "SEGMENT_GLOB", "LocalSegmentSink", "SegmentFiles", "events_dir"]
 
 SEGMENT_GLOB = "events-*.jsonl"
 OPEN_SUFFIX = ".partial"
@@ -54,6 +54,11 @@ _LOG_EVERY = 30.0  # seconds between repeated "write failed" log lines during on
 _STALE_EMPTY = 3600.0  # an empty unlocked .partial older than this is a crash leftover, not a writer starting
 
 _log = logging.getLogger(__name__)
+
+
+def events_dir(data_dir: Path) -> Path:
+    """Where the embedded sink of GATEWAY_DATA_DIR writes its segments (and embedded analytics read them)."""
+    return data_dir / "events"
 
 
 class SegmentFiles:

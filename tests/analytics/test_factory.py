@@ -13,10 +13,9 @@ from shared.analytics.bigquery_adapter import BigQueryAnalytics, bigquery_client
 from shared.analytics.bigquery_rollup import BigQueryRollups
 from shared.analytics.duckdb_adapter import DuckDbAnalytics
 from shared.analytics.duckdb_rollup import DuckDbRollups, rollups_path
-from shared.analytics.factory import analytics_port, local_events_dir, rollup_port
+from shared.analytics.factory import analytics_port, rollup_port
 from shared.analytics.port import QueryParams
 from shared.api.analytics_deps import build_analytics_deps
-from shared.api.deps import events_dir
 from shared.identity import Identity
 from shared.settings import Settings, SettingsError
 from tests.analytics.bigquery_tables import create_tables, insert_events
@@ -29,7 +28,6 @@ def test_duckdb_is_the_default_over_the_data_dir(tmp_path: Path) -> None:
     settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path)})
     assert isinstance(analytics_port(settings), DuckDbAnalytics)
     assert isinstance(rollup_port(settings), DuckDbRollups)
-    assert local_events_dir(settings) == events_dir(tmp_path)  # where the embedded sink writes
     assert rollups_path(tmp_path) == tmp_path / "analytics" / "rollups.duckdb"
 
 
