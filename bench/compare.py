@@ -89,9 +89,19 @@ LATENCIES_MS = (0, 50)
 WRK_CONCURRENCY = (1, 16, 64)
 STREAM_CONCURRENCY = (1, 16)
 GATEWAY, GATEWAY_REDIS, GATEWAY_CACHE = "gateway", "gateway+redis", "gateway (cache on)"
+GATEWAY_LIMITS, GATEWAY_REDIS_LIMITS = "gateway+limits", "gateway+redis+limits"
 TARGETS = (DIRECT, PROXY, GATEWAY, GATEWAY_REDIS)
 FUNCTIONS = ("chat", "health", "keys", "analytics")
-PHASES = ("cold", "importtime", "cache", "soak", "pubsub")
+PHASES = ("cold", "importtime", "cache", "limits", "soak", "pubsub")
+# Issue 11's configured limits: every kind, on two scopes that bind the development key (its tenant and the key
+# itself), generous enough that none refuses: the figure is what enforcing them costs.
+GENEROUS_LIMITS = {
+    "requestsPerMinute": 10**9,
+    "tokensPerMinute": 10**12,
+    "dailyBudgetUsd": 10**6,
+    "monthlyBudgetUsd": 10**6,
+}
+LIMITS_CONCURRENCY = (1, 16)
 
 # Our `done` prints one line bench.stats.parse_wrk reads (latencies in µs). With a limit, `response` stops the
 # (single) thread after that many replies: the soak's bounded request count.
@@ -415,6 +425,7 @@ class Results:
     stream_cpu_us: dict[tuple[int, str, int], float] = field(default_factory=dict)
     peak_rss_kb: dict[str, int] = field(default_factory=dict)
     idle_cpu_ms_per_s: dict[str, float] = field(default_factory=dict)
+    limits: dict[tuple[str, int], tuple[WrkRun, float]] = field(default_factory=dict)  # (target, c) -> run, CPU
     cache_hit: WrkRun | None = None
     cache_hit_cpu_us: float | None = None
     cold: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # what -> [(seconds, status)]
@@ -546,6 +557,52 @@ def _cold_once(tmp: Path, name: str, cmd: list[str], env: dict[str, str], reques
     if request == "chat" and status[-1] != 200:
         raise SystemExit(f"cold start of {name}: the first chat request answered {status[-1]}, not 200")
     return took, status[-1]
+
+
+def configure_limits(target: Server) -> None:
+    """GENEROUS_LIMITS on the development key's tenant and on the key itself, through the limits API."""
+    headers = {"authorization": f"Bearer {target.key}"}
+    mine = httpx2.get(target.url + "/api/ai/limits", headers=headers, timeout=10.0)
+    scopes = [entry["scope"] for entry in mine.json()["limits"]]
+    for scope in scopes:
+        body = {"scope": {k: v for k, v in scope.items() if v is not None}, **GENEROUS_LIMITS}
+        reply = httpx2.put(target.url + "/api/ai/limits", json=body, headers=headers, timeout=10.0)
+        if reply.status_code != 200:
+            raise SystemExit(f"{target.name}: PUT /api/ai/limits: HTTP {reply.status_code}: {reply.text[:300]}")
+    checked = post_chat(target).headers
+    if "x-gateway-budget-remaining" not in checked or "x-ratelimit-remaining-requests" not in checked:
+        raise SystemExit(f"{target.name}: limits configured on {len(scopes)} scopes but not enforced")
+
+
+def limits_phase(wrk: Wrk, simulator: Server, processes: Processes, res: Results, args: argparse.Namespace) -> None:
+    """Issue 11: the same gateway with and without usage limits configured, embedded and on Redis, interleaved."""
+    print("-- usage limits (issue 11)", flush=True)
+    redis_url = processes.redis()
+    tmp = processes.tmp
+    plain = processes.gateway(GATEWAY, gateway_env(simulator.url, tmp / "lim-gw", cache=False))
+    limited = processes.gateway(GATEWAY_LIMITS, gateway_env(simulator.url, tmp / "lim-gw-l", cache=False))
+    redis_plain = processes.gateway(
+        GATEWAY_REDIS, gateway_env(simulator.url, tmp / "lim-gw-r", cache=False, redis_url=redis_url)
+    )
+    redis_limited = processes.gateway(
+        GATEWAY_REDIS_LIMITS, gateway_env(simulator.url, tmp / "lim-gw-rl", cache=False, redis_url=redis_url)
+    )
+    targets = (plain, limited, redis_plain, redis_limited)
+    for target in (limited, redis_limited):
+        configure_limits(target)
+    for target in targets:
+        wrk.run(target, 4, 1)  # warm-up
+    for connections in LIMITS_CONCURRENCY:
+        for target in targets:
+            run, cpu = wrk.run(target, connections, args.seconds)
+            res.limits[target.name, connections] = run, cpu
+            print(
+                f"   {target.name:22} c={connections:<3} {run.rps:8.0f} req/s  p50 {run.p50_us / 1000:7.2f} ms  "
+                f"cpu {cpu:7.0f} µs/req",
+                flush=True,
+            )
+    for target in targets:
+        stop(target.process)
 
 
 def cold_phase(tmp: Path, simulator: Server, res: Results, args: argparse.Namespace) -> None:
@@ -852,6 +909,26 @@ def tables(res: Results) -> list[str]:
             f"| {res.cache_hit_cpu_us or 0:.0f} |",
             "",
         ]
+    if res.limits:
+        out += [
+            "### Usage limits (issue 11): the same gateway with and without limits, upstream +0 ms",
+            "",
+            "Limits: requests and tokens per minute and daily and monthly budgets on the tenant and on the key "
+            "(8 checks, none refusing); each request reserves before the call and settles after it.",
+            "",
+            "| target | c | req/s | p50 ms | p99 ms | CPU µs/req | added CPU µs/req | added p50 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        baseline = {GATEWAY_LIMITS: GATEWAY, GATEWAY_REDIS_LIMITS: GATEWAY_REDIS}
+        for (target, c), (run, cpu) in res.limits.items():
+            base = res.limits.get((baseline.get(target, ""), c))
+            added_cpu = "" if base is None else _signed(cpu - base[1], 0)
+            added_p50 = "" if base is None else _signed((run.p50_us - base[0].p50_us) / 1000)
+            out.append(
+                f"| {target} | {c} | {run.rps:.0f} | {_f(run.p50_us / 1000)} | {_f(run.p99_us / 1000)} | {cpu:.0f} "
+                f"| {added_cpu} | {added_p50} |"
+            )
+        out.append("")
     if res.cold:
         out += [
             "### Cold start (process start to the first served request; fresh data dir each time)",
@@ -1003,6 +1080,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 stop(cached.process)
 
             optional_phase("cache", cache, res, args)
+            optional_phase("limits", lambda: limits_phase(wrk, simulator, processes, res, args), res, args)
             optional_phase("soak", lambda: soak_phase(wrk, simulator, processes, res, args), res, args)
             optional_phase("cold", lambda: cold_phase(tmp, simulator, res, args), res, args)
             optional_phase("importtime", lambda: importtime_phase(res), res, args)

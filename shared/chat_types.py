@@ -8,7 +8,7 @@ billing facts are known once it has been consumed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.cache.policy import CacheDecision
@@ -37,6 +37,9 @@ class ChatResult:
     cache_status: str = "BYPASS"  # the x-gateway-cache header: HIT | MISS | BYPASS
     cost_saved_micros: int = 0  # a cache hit: what the stored reply cost
     route: str = ""  # x-gateway-route: why this model served it (requested, cheapest, preferred, fallback after ...)
+    # What is left of the caller's usage limits once this request settled (x-gateway-budget-remaining,
+    # x-ratelimit-remaining-requests / -tokens); empty when no limit applies.
+    limit_headers: dict[str, str] = field(default_factory=dict)
 
 
 class ChatStream(Protocol):

@@ -9,6 +9,8 @@
     │                                 status the caller gets (Errors section of the architecture)
     ├── NoRouteError                  no candidate could be tried: every breaker open (503 +
     │                                 Retry-After) or no usable key for any candidate (503)
+    ├── LimitExceeded                 a usage limit refused the request (429 + Retry-After): which
+    │                                 limit, whose, its value, when it resets (shared.limits)
     └── ProviderError                 a provider said no, or could not be reached
                                       `kind`, `provider`, `status`, `retryable`, `retry_after`,
                                       `code`, `param`, `in_stream`
@@ -30,6 +32,8 @@ __all__ = [
     "CatalogError",
     "ErrorKind",
     "GatewayError",
+    "LimitCode",
+    "LimitExceeded",
     "NoRouteError",
     "ProviderError",
     "RequestError",
@@ -123,6 +127,50 @@ class NoRouteError(GatewayError):
         super().__init__(message, status=503)
         self.reasons = reasons
         self.retry_after = retry_after
+
+
+LimitCode = Literal["budget_exceeded", "rate_limited"]
+
+
+class LimitExceeded(GatewayError):
+    """A usage limit refused the request before any provider was called (429).
+
+    `code` is `budget_exceeded` (a daily or monthly USD budget) or `rate_limited` (requests or tokens per
+    minute); `limit` the limit's wire name (`dailyBudgetUsd`, `requestsPerMinute`, ...), `value` its setting
+    as the API shows it (a USD string with 6 decimals, or an integer), `scope` whose limit it is (wire form,
+    the caller's own), `retry_after` whole seconds until enough frees up, `resets_at` that moment (ISO 8601).
+    """
+
+    status = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: LimitCode,
+        limit: str,
+        value: str | int,
+        scope: dict[str, str | None],
+        retry_after: int,
+        resets_at: str,
+    ) -> None:
+        super().__init__(message, status=429)
+        self.code: LimitCode = code
+        self.limit = limit
+        self.value = value
+        self.scope = scope
+        self.retry_after = retry_after
+        self.resets_at = resets_at
+
+    def details(self) -> dict[str, object]:
+        """The `limit` object both error envelopes carry."""
+        return {
+            "name": self.limit,
+            "value": self.value,
+            "scope": self.scope,
+            "resetsAt": self.resets_at,
+            "retryAfterSeconds": self.retry_after,
+        }
 
 
 class ProviderError(GatewayError):

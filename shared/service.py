@@ -19,8 +19,8 @@ import asyncio
 import dataclasses
 import random as _random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -31,11 +31,12 @@ from shared.cache.policy import CacheDecision, header_value
 from shared.catalog import Catalog
 from shared.chat_types import ChatOptions, ChatResult
 from shared.clock import Clock, SystemClock
-from shared.cost import UNPRICED, Cost, cost_of
+from shared.cost import UNPRICED, Cost, cost_of, estimate_cost
 from shared.credentials import Credential, CredentialSource, KeysFor
 from shared.errors import GatewayError, NoRouteError, ProviderError, RequestError, UpstreamFailure
 from shared.events.port import EventSink
 from shared.identity import Identity
+from shared.limits.enforce import Admission, Limiter
 from shared.metrics import LiveMetrics
 from shared.model_names import ResolvedModel, resolve_model
 from shared.providers import PROVIDERS
@@ -43,7 +44,8 @@ from shared.providers.signatures import SignatureStore, attach_signatures, remem
 from shared.providers.spec import HttpRequest
 from shared.response_cache import BYPASS, ResponseCache
 from shared.retry import RetryPolicy
-from shared.routing import CostAnalysis, LatencyView, RequestNeeds, RoutePlan, Router, analyze_costs
+from shared.routing import CostAnalysis, Exclusion, LatencyView, RequestNeeds, RoutePlan, Router, analyze_costs
+from shared.routing.tokens import CHARS_PER_TOKEN
 from shared.service_events import FREE
 from shared.service_failover import Attempt, Failover
 from shared.service_record import Recorder
@@ -75,6 +77,7 @@ class _Call:
     decision: CacheDecision = BYPASS
     last: Attempt | None = None  # the latest attempt made (the serving one once a reply came back)
     note: str = ""  # x-gateway-route
+    admission: Admission | None = None  # the usage-limit reservation (None: no limit binds the caller)
 
     @property
     def provider(self) -> str | None:
@@ -115,9 +118,11 @@ class AIService:
         cache: ResponseCache | None = None,
         metrics: LiveMetrics | None = None,
         attempt_log: AttemptLog | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.catalog = catalog
         self._attempt_log = attempt_log
+        self.limiter = limiter
         self._upstream = upstream
         self._credentials = credentials
         self._base_urls = dict(base_urls)
@@ -184,12 +189,17 @@ class AIService:
                 route="cache",
             )
         call = begun
-        response, attempt, attempts = await self._attempt(call, self._send_json, stream=False)
+        try:
+            response, attempt, attempts = await self._attempt(call, self._send_json, stream=False)
+        except BaseException as error:
+            await self._unreserve(call, error)
+            raise
         await self._failover.settle(attempt, None)
         if not response.created:
             response = dataclasses.replace(response, created=int(call.started_at))
         await remember_signatures(_tool_calls(response), self._signatures, identity.tenant)
         cost = self._cost(call, response.usage)
+        limit_headers = await self.settle_limits(call, response.usage, cost)
         await self.recorder.served(call, stream=False, usage=response.usage, cost=cost, attempts=attempts)
         provider, model = attempt.route.provider, attempt.route.model
         if call.cache_key is not None and call.decision.store and self._cache is not None:
@@ -203,6 +213,7 @@ class AIService:
             request_id=call.request_id,
             cache_status=header_value(call.decision, hit=False),
             route=call.note,
+            limit_headers=limit_headers,
         )
 
     async def _send_json(self, call: _Call, attempt: Attempt) -> ChatResponse:
@@ -228,7 +239,11 @@ class AIService:
         if isinstance(begun, _Hit):
             return ReplayStream(begun.reply, begun.request_id, int(begun.started_at))
         call = begun
-        opened, attempt, attempts = await self._attempt(call, self._open_stream, stream=True)
+        try:
+            opened, attempt, attempts = await self._attempt(call, self._open_stream, stream=True)
+        except BaseException as error:
+            await self._unreserve(call, error)
+            raise
         store_key = call.cache_key if call.decision.store else None
         live = LiveStream(
             self, call, attempt, opened, attempts, ttft=self._clock.monotonic() - call.t0, store_key=store_key
@@ -307,6 +322,8 @@ class AIService:
                 return _Hit(hit, request_id, started_at)
             keys_for = await self._credentials.keys_for(identity)
             call = self._plan(request, resolved, needs, identity, keys_for, options, route, started_at, t0)
+            if self.limiter is not None:
+                await self._admit(self.limiter, call)
         except GatewayError as error:
             await self.recorder.refused(
                 error,
@@ -360,6 +377,63 @@ class AIService:
             raise timed_out from None
         call.last, call.note = served.attempt, served.note
         return served.value, served.attempt, served.attempts
+
+    async def _admit(self, limiter: Limiter, call: _Call) -> None:
+        """Reserve the worst case under the caller's limits; the routes that do not fit leave the plan."""
+        admission = await limiter.admit(call.identity, call.request_id, call.plan.routes, call.plan.needs)
+        if admission is None:
+            return
+        call.admission = admission
+        if admission.dropped:
+            dropped = tuple(Exclusion(r.provider, r.model, f"limit:{why}") for r, why in admission.dropped)
+            call.plan = dataclasses.replace(call.plan, routes=admission.routes, excluded=call.plan.excluded + dropped)
+
+    async def _unreserve(self, call: _Call, error: BaseException) -> None:
+        """The call failed: give the reservation back when no provider was called; a failed call counts as a
+        request at zero cost; a cancelled one (the caller left mid-call, usage unknown) keeps its worst case."""
+        admission, limiter = call.admission, self.limiter
+        if admission is None or limiter is None:
+            return
+        done: Coroutine[Any, Any, object]
+        if isinstance(error, NoRouteError) or call.last is None:
+            done = limiter.release(admission)
+        elif isinstance(error, GatewayError):
+            done = limiter.settle(admission, 0, 0)
+        else:
+            held = admission.reservation
+            done = limiter.settle(admission, held.tokens, held.cost_micros)
+        # Shielded: a caller cancelled again must not leave the reservation to its hold's expiry.
+        await asyncio.shield(asyncio.ensure_future(done))
+
+    async def settle_limits(
+        self, call: _Call, usage: Usage | None, cost: Cost, *, streamed_chars: int | None = None
+    ) -> dict[str, str]:
+        """Settle the call's reservation to the real tokens and cost; the remaining-limit headers.
+
+        Usage reported: its tokens and cost. A stream that ended early (`streamed_chars` given): the input
+        the provider reported (else the prompt estimate) and the larger of the output it reported and the
+        output streamed so far (4 characters per token). No usage otherwise (a provider that reported
+        nothing): the reservation's worst case, never less than was used."""
+        admission, limiter = call.admission, self.limiter
+        if admission is None or limiter is None:
+            return {}
+        needs = call.plan.needs
+        if streamed_chars is not None:
+            # Ended early: the provider may have reported input (and some output) before it stopped.
+            output = max(usage.output_tokens if usage is not None else 0, -(-streamed_chars // CHARS_PER_TOKEN))
+            prompt = usage.input_tokens if usage is not None else needs.prompt_tokens
+            tokens = prompt + output
+            if usage is not None and output == usage.output_tokens:
+                micros = cost.micros or 0
+            else:
+                entry = call.last.route.entry if call.last is not None else None
+                micros = estimate_cost(prompt, output, entry).micros or 0
+        elif usage is not None:
+            tokens, micros = usage.input_tokens + usage.output_tokens, cost.micros or 0
+        else:
+            tokens, micros = admission.reservation.tokens, admission.reservation.cost_micros
+        settled = await asyncio.shield(asyncio.ensure_future(limiter.settle(admission, tokens, micros)))
+        return settled.headers()
 
     def _log_attempt(
         self, log: AttemptLog, call: _Call, attempt: Attempt, number: int, error: GatewayError | None

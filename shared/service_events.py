@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared.cost import Cost
-from shared.errors import AuthError, ErrorKind, GatewayError, ProviderError, RequestError, UpstreamFailure
+from shared.errors import (
+    AuthError,
+    ErrorKind,
+    GatewayError,
+    LimitExceeded,
+    ProviderError,
+    RequestError,
+    UpstreamFailure,
+)
 from shared.events.schema import UsageEvent
 from shared.identity import Identity
 from shared.unified import Usage
@@ -52,6 +60,8 @@ def error_kind(error: GatewayError) -> ErrorKind:
         return error.kind
     if isinstance(error, RequestError):
         return "invalid_request"
+    if isinstance(error, LimitExceeded):
+        return "rate_limit"
     if isinstance(error, AuthError):
         return "authentication" if error.status == 401 else "permission"
     if error.status == 499:  # the client went away mid-stream

@@ -75,6 +75,11 @@ class LiveStream:
         self.usage: Usage | None = None
         self.cost: Cost = UNPRICED
         self._calls: list[ToolCall] = []
+        # Under a usage limit: the remaining-limit headers as reserved, and the output characters streamed
+        # (what an early end is settled to when the provider reported no usage).
+        admission = call.admission
+        self.limit_headers: dict[str, str] = admission.remaining().headers() if admission is not None else {}
+        self._chars: int | None = 0 if admission is not None else None
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self._iterate()
@@ -107,6 +112,9 @@ class LiveStream:
             # fault of the route like any other; the caller going away is nobody's fault.
             await service._failover.settle(self._attempt, error)
             self.cost = service._cost(call, self.usage)
+            await service.settle_limits(
+                call, self.usage, self.cost, streamed_chars=self._chars if error is not None else None
+            )
             if error is None:
                 await remember_signatures(self._calls, service._signatures, call.identity.tenant)
                 if self._assembler is not None and self._store_key is not None and service._cache is not None:
@@ -145,6 +153,11 @@ class LiveStream:
             self._assembler.add(chunk)
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if self._chars is not None:
+            for choice in chunk.choices:
+                delta = choice.delta
+                self._chars += len(delta.content or "") + len(delta.reasoning or "") + len(delta.refusal or "")
+                self._chars += sum(len(piece.arguments) + len(piece.name or "") for piece in delta.tool_calls)
         for choice in chunk.choices:
             for piece in choice.delta.tool_calls:
                 if piece.thought_signature and piece.id:
@@ -168,6 +181,7 @@ class ReplayStream:
         self.usage: Usage | None = hit.response.usage
         self.cost: Cost = FREE
         self.cost_saved_micros = hit.cost_micros or 0
+        self.limit_headers: dict[str, str] = {}  # a cache hit is not counted against usage limits
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
         for chunk in self._chunks:

@@ -91,6 +91,7 @@ ENV_VARS: tuple[str, ...] = (
     "ANALYTICS_LOG_CONTENT",
     "REDIS_URL",
     "REDIS_CA_CERT",
+    "LIMITS_INSTANCES",
     "API_KEY_HASH_SALT",
     "ENCRYPTION_CONTEXT_SALT",
 )
@@ -187,6 +188,9 @@ class Settings:
     # The cache port on Redis (Memorystore): `redis://` or `rediss://` (TLS); unset: in-process only.
     redis_url: str | None = None
     redis_ca_cert: str | None = None
+    # Usage limits (shared.limits): while Redis is away each instance enforces 1/N of every limit on its own
+    # (N = this, the chat function's maximum instance count), so the whole never exceeds the limit by much.
+    limits_instances: int = 1
     api_key_hash_salt: str | None = None
     encryption_context_salt: str | None = None
 
@@ -245,6 +249,7 @@ class Settings:
             analytics_log_content=env.boolean("ANALYTICS_LOG_CONTENT", d.analytics_log_content),
             redis_url=env.secret("REDIS_URL"),
             redis_ca_cert=env.raw("REDIS_CA_CERT"),
+            limits_instances=env.integer("LIMITS_INSTANCES", d.limits_instances, 1, 10_000),
             api_key_hash_salt=env.secret("API_KEY_HASH_SALT"),
             encryption_context_salt=env.secret("ENCRYPTION_CONTEXT_SALT"),
         )

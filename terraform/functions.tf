@@ -48,9 +48,12 @@ locals {
   }
   function_env = merge(var.extra_environment, local.cloud_env)
 
-  # Functions that reach Redis also get the path of Memorystore's server CA, mounted from Secret Manager.
+  # Functions that reach Redis also get the path of Memorystore's server CA, mounted from Secret Manager, and
+  # the usage limits' fail-open share: while Redis is away each chat instance enforces 1/N of every limit,
+  # N the chat function's maximum instance count (health reports the same bound).
   redis_env = {
-    REDIS_CA_CERT = "${local.redis_ca_mount}/${local.redis_ca_file}"
+    REDIS_CA_CERT    = "${local.redis_ca_mount}/${local.redis_ca_file}"
+    LIMITS_INSTANCES = tostring(var.function_sizing["chat"].max_instance_count)
   }
 }
 

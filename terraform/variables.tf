@@ -163,8 +163,8 @@ variable "extra_environment" {
   validation {
     # Secrets come from Secret Manager only; the development key never exists in the cloud; THREADS is
     # ignored by the async server; PORT belongs to the platform; the endpoint overrides are for tests.
-    condition     = length(setintersection(keys(var.extra_environment), ["GATEWAY_DEV_KEY", "API_KEY_HASH_SALT", "ENCRYPTION_CONTEXT_SALT", "REDIS_URL", "REDIS_CA_CERT", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "THREADS", "PORT", "KMS_ENDPOINT", "BIGQUERY_ENDPOINT"])) == 0
-    error_message = "extra_environment must not set GATEWAY_DEV_KEY, secrets (salts, REDIS_URL, provider keys), REDIS_CA_CERT, THREADS, PORT, KMS_ENDPOINT or BIGQUERY_ENDPOINT."
+    condition     = length(setintersection(keys(var.extra_environment), ["GATEWAY_DEV_KEY", "API_KEY_HASH_SALT", "ENCRYPTION_CONTEXT_SALT", "REDIS_URL", "REDIS_CA_CERT", "LIMITS_INSTANCES", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "THREADS", "PORT", "KMS_ENDPOINT", "BIGQUERY_ENDPOINT"])) == 0
+    error_message = "extra_environment must not set GATEWAY_DEV_KEY, secrets (salts, REDIS_URL, provider keys), REDIS_CA_CERT, LIMITS_INSTANCES (derived from the chat sizing), THREADS, PORT, KMS_ENDPOINT or BIGQUERY_ENDPOINT."
   }
 }
 

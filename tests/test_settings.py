@@ -156,6 +156,7 @@ FULL_ENV = {
     "ANALYTICS_LOG_CONTENT": "on",
     "REDIS_URL": "rediss://:secret-pass@10.0.0.3:6378/0",
     "REDIS_CA_CERT": "/etc/memorystore/ca.pem",
+    "LIMITS_INSTANCES": "12",
     "API_KEY_HASH_SALT": "hash-salt-value",
     "ENCRYPTION_CONTEXT_SALT": "context-salt-value",
 }
@@ -216,6 +217,7 @@ def test_every_variable_is_parsed() -> None:
     assert s.cache_max_temperature == 0.2
     assert (s.analytics_detailed_logging, s.analytics_log_content) == (True, True)
     assert (s.redis_url, s.redis_ca_cert) == ("rediss://:secret-pass@10.0.0.3:6378/0", "/etc/memorystore/ca.pem")
+    assert s.limits_instances == 12
     assert "secret-pass" not in repr(s)
     assert s.api_key_hash_salt == "hash-salt-value"
     assert s.encryption_context_salt == "context-salt-value"
@@ -375,6 +377,8 @@ def test_numbers_at_their_bounds(variable: str, value: str, field: str, expected
         ("MAX_BODY_BYTES", "20MB", "whole number"),
         ("CACHE_TTL_SECONDS", "0", "at least 1"),
         ("CACHE_MAX_SIZE", "1e3", "whole number"),
+        ("LIMITS_INSTANCES", "0", "from 1 to 10000"),
+        ("LIMITS_INSTANCES", "10001", "from 1 to 10000"),
     ],
 )
 def test_bad_numbers_name_the_variable_and_the_range(variable: str, value: str, accepted: str) -> None:

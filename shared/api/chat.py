@@ -162,6 +162,7 @@ class ChatApi:
         headers = _route_headers(result.provider, result.model, result.request_id, result.attempts, result.route)
         headers["x-gateway-cost-usd"] = format_usd(result.cost.micros) if result.cost.micros is not None else "unpriced"
         headers["x-gateway-cache"] = result.cache_status
+        headers.update(result.limit_headers)
         headers.update(timing.header())
         return Response(content, media_type=JSON, headers=headers)
 
@@ -183,6 +184,7 @@ class ChatApi:
         renderer = wire.renderer(stream, chat_request)
         headers = _route_headers(stream.provider, stream.model, stream.request_id, stream.attempts, stream.route)
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no", "x-gateway-cache": stream.cache_status})
+        headers.update(stream.limit_headers)  # as reserved: the stream settles after these are sent
         headers.update(timing.header())
         return StreamingResponse(_sse(stream, renderer), media_type=SSE, headers=headers)
 

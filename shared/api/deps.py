@@ -28,6 +28,9 @@ from shared.events.port import EventSink, pubsub_topic
 from shared.gateway_keys import GatewayKeyStore, TenantSettings
 from shared.keys_dev import DevKey, ensure_dev_key_blocking
 from shared.keys_ring import StoreKeyRing
+from shared.limits import LimitsCache, LimitsStore, MemoryLedger
+from shared.limits.enforce import Limiter
+from shared.limits.ledger import Ledger
 from shared.local_secrets import resolve_salt
 from shared.metrics import LiveMetrics, build_live_metrics
 from shared.metrics.gauges import EVENTS_BACKLOG
@@ -43,7 +46,7 @@ from shared.vault.audit import AuditSink
 from shared.vault.build import build_vault
 from shared.vault.service import Vault
 
-__all__ = ["ChatDeps", "build_chat_deps", "build_event_sink", "events_dir"]
+__all__ = ["ChatDeps", "build_chat_deps", "build_event_sink", "build_limiter", "events_dir"]
 
 
 @dataclass(slots=True)
@@ -61,6 +64,7 @@ class ChatDeps:
     latency: LatencyView
     audit: AuditSink
     vault: Vault
+    limiter: Limiter
 
     async def aclose(self) -> None:
         await self.events.close()
@@ -69,6 +73,7 @@ class ChatDeps:
         await self.metrics.close()
         await self.cache.close()
         await self.audit.close()
+        await self.limiter.aclose()
         await self.service.breakers.drain()  # a mirror load in flight finishes before its store closes
         await self.store.close()
 
@@ -82,6 +87,27 @@ def build_event_sink(settings: Settings) -> EventSink:
 
     topic = pubsub_topic(settings.google_cloud_project_id, settings.pubsub_usage_topic)
     return PubSubSink(topic, settings.data_dir / "spill", USAGE)
+
+
+def build_limiter(settings: Settings, store: DocumentStore, clock: Clock) -> Limiter:
+    """Usage limits: read through a per-instance cache of the store, enforced on Redis when REDIS_URL is set
+    (atomic across instances, failing open to 1/LIMITS_INSTANCES of each limit per instance while it is
+    away), else in process. A hold outlives the longest request, so only a crashed call's hold expires."""
+    hold = settings.request_timeout_seconds + 60.0
+    ledger: Ledger
+    if settings.redis_url:
+        from shared.limits.redis_ledger import RedisLedger  # redis-py loads only when Redis is configured
+
+        ledger = RedisLedger.from_url(
+            settings.redis_url,
+            ca_cert=settings.redis_ca_cert,
+            clock=clock,
+            instances=settings.limits_instances,
+            hold_seconds=hold,
+        )
+    else:
+        ledger = MemoryLedger(hold_seconds=hold)
+    return Limiter(LimitsCache(LimitsStore(store, clock), clock=clock), ledger, clock, hold_seconds=hold)
 
 
 def build_chat_deps(
@@ -125,6 +151,7 @@ def build_chat_deps(
     def today() -> date:
         return datetime.fromtimestamp(clock.time(), UTC).date()
 
+    limiter = build_limiter(settings, store, clock)
     latency = LatencyView(metrics, clock=clock)
     router = Router(catalog, RouterConfig.from_settings(settings), latency=latency, today=today)
     service = AIService(
@@ -153,7 +180,8 @@ def build_chat_deps(
         latency=latency,
         clock=clock,
         sleep=sleep,
+        limiter=limiter,
     )
     return ChatDeps(
-        settings, catalog, service, keys, sink, upstream, dev_key, cache, metrics, store, latency, audit, vault
+        settings, catalog, service, keys, sink, upstream, dev_key, cache, metrics, store, latency, audit, vault, limiter
     )

@@ -6,7 +6,8 @@ Seed route (and the in-process facade): `{"error": {"code", "message", "type", "
 The same objects are the in-stream error events (`*_error_event`), framed by the stream renderers.
 
 When the gateway gave up (`UpstreamFailure`), both envelopes also list every attempt under `failures`
-(provider, model, kind, upstream status; no messages), an extra key the SDKs ignore.
+(provider, model, kind, upstream status; no messages), an extra key the SDKs ignore. A usage limit's 429
+(`LimitExceeded`) carries a `limit` object the same way: its name, value, scope and when it resets.
 
 Status is the error's own (`UpstreamFailure` computes it from the attempts). Headers: `Retry-After` in
 whole seconds, rounded up, on 429/503 when known; `x-should-retry: false` once the gateway has retried,
@@ -27,6 +28,7 @@ from shared.errors import (
     AuthError,
     ErrorKind,
     GatewayError,
+    LimitExceeded,
     ProviderError,
     RequestError,
     UnknownModelError,
@@ -128,6 +130,9 @@ def seed_error_event(exc: GatewayError, *, attempts: int | None = None) -> dict[
         code, kind, retryable = "invalid_request", "invalid_request", False
     elif isinstance(exc, AuthError):
         code, kind, retryable = ("forbidden" if exc.status == 403 else "unauthorized"), "authentication", False
+    elif isinstance(exc, LimitExceeded):
+        # A rate window frees up within a minute; a budget only when its period ends.
+        code, kind, retryable = exc.code, "rate_limit", exc.code == "rate_limited"
     elif isinstance(exc, ProviderError | UpstreamFailure):
         failure = exc.last if isinstance(exc, UpstreamFailure) else exc
         code, kind, retryable = failure.kind, SEED_TYPE[failure.kind], failure.retryable
@@ -144,6 +149,8 @@ def seed_error_event(exc: GatewayError, *, attempts: int | None = None) -> dict[
     }
     if isinstance(exc, RequestError):
         error["field"] = exc.field
+    if isinstance(exc, LimitExceeded):
+        error["limit"] = exc.details()
     failures = _failures(exc, _seed_provider)
     if failures is not None:
         error["failures"] = failures
@@ -169,6 +176,8 @@ def openai_error_event(exc: GatewayError) -> dict[str, Any]:
         kind, code = (
             ("permission_error", "forbidden") if exc.status == 403 else ("authentication_error", "invalid_api_key")
         )
+    elif isinstance(exc, LimitExceeded):
+        kind, code = "rate_limit_error", exc.code
     elif isinstance(exc, ProviderError | UpstreamFailure):
         failure = exc.last if isinstance(exc, UpstreamFailure) else exc
         kind, code = OPENAI_KIND_TYPES[failure.kind]
@@ -176,6 +185,8 @@ def openai_error_event(exc: GatewayError) -> dict[str, Any]:
     else:
         kind, code = "server_error", _generic_code(exc)
     error: dict[str, Any] = {"message": redact(exc.message), "type": kind, "param": param, "code": code}
+    if isinstance(exc, LimitExceeded):
+        error["limit"] = exc.details()
     failures = _failures(exc, lambda provider: provider)
     if failures is not None:
         error["failures"] = failures

@@ -25,6 +25,7 @@ from shared.errors import (
     CatalogError,
     ErrorKind,
     GatewayError,
+    LimitExceeded,
     NoRouteError,
     ProviderError,
     RequestError,
@@ -86,6 +87,11 @@ def _samples() -> Iterator[GatewayError]:
     yield CatalogError("bad row", row="gpt-x")
     yield SettingsError("ROUTER_MAX_RETRIES", "bad")
     yield NoRouteError("every breaker open", reasons={"openai/gpt-4o": "breaker_open"}, retry_after=3.0)
+    scope = {"tenantId": "acme", "userId": None, "keyId": None}
+    for code in ("budget_exceeded", "rate_limited"):
+        yield LimitExceeded(
+            "over", code=code, limit="dailyBudgetUsd", value="1.000000", scope=scope, retry_after=5, resets_at="x"
+        )
     yield KeyStoreUnavailable("key store unavailable")
     yield KeyServiceDown()
     yield KeyUnusable("pk_x")

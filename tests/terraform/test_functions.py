@@ -79,6 +79,8 @@ CLOUD_SETTINGS: dict[str, tuple[str, str | None]] = {
     "BIGQUERY_DATASET": ("*", "${google_bigquery_dataset.analytics.dataset_id}"),
     "REDIS_URL": ("chat analytics health", None),
     "REDIS_CA_CERT": ("chat analytics health", None),
+    # The usage limits' fail-open share while Redis is away: 1/N per chat instance (health shows N).
+    "LIMITS_INSTANCES": ("chat analytics health", '${tostring(var.function_sizing["chat"].max_instance_count)}'),
     "API_KEY_HASH_SALT": ("chat analytics health keys", None),
     "ENCRYPTION_CONTEXT_SALT": ("chat keys keys_rewrap", None),
     "OPENAI_API_KEY": ("chat", None),
@@ -342,7 +344,7 @@ def test_extra_environment_cannot_override_what_terraform_owns() -> None:
     forbidden = re.search(r"setintersection\(keys\(var\.extra_environment\), \[([^\]]+)\]\)", text)
     assert forbidden is not None
     names = set(re.findall(r'"([A-Z_]+)"', forbidden.group(1)))
-    assert set(NEVER_IN_CLOUD) | SECRETS | {"THREADS", "REDIS_CA_CERT"} <= names
+    assert set(NEVER_IN_CLOUD) | SECRETS | {"THREADS", "REDIS_CA_CERT", "LIMITS_INSTANCES"} <= names
 
 
 def test_entry_points_are_real_modules() -> None:
