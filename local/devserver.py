@@ -45,6 +45,7 @@ from shared.api.limits_deps import build_limits_deps
 from shared.clock import SystemClock
 from shared.dashboard import DASHBOARD_PATH
 from shared.events.port import EventSinkError
+from shared.heap import settle_heap
 from shared.providers import PROVIDERS
 from shared.settings import Settings
 
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         child, simulator_url = start_simulator()
     try:
         deps = build_chat_deps(settings_for_run(settings, simulator_url))
+        settle_heap()  # full collections stay short under load (shared.heap)
         print(banner(deps, args.host, port, simulator_url), flush=True)
         # Config(loop="uvloop") only applies through Server.run(); serve() runs on the caller's loop.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

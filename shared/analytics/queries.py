@@ -18,15 +18,20 @@ Counting rules (shared.events.schema):
   over the requests that cost-optimized routing sent to a cheaper model (`route_reason = 'cheapest'`);
   failovers and preferred providers are not savings. Cache savings are `cost_saved_micros`.
 
-Long ranges read rollups (shared.analytics.rollup): the usage queries (`USAGE_QUERIES`: totals and the
-breakdowns by provider, model, day, day and provider) take each UTC day that lies wholly inside the window
-and is marked rolled in `usage_rollup_days` from the daily rollup `usage_daily` (the same measures, summed
-per day, tenant, user, key, provider and model by the rollup job), and every other day (today, days not
+Long ranges read rollups (shared.analytics.rollup): the usage queries (`USAGE_QUERIES`: totals, the breakdowns
+by provider, model, day, day and provider, and the spend per day) take each UTC day that lies wholly inside
+the window and is marked rolled in `usage_rollup_days` from the daily rollup `usage_daily` (the same measures,
+summed per day, tenant, user, key, provider and model by the rollup job), and every other day (today, days not
 rolled yet, the partial days at the edges of a window that does not start or end at midnight) from the raw
 events, in one query. Sums and counts of integers add up exactly across days, so the result equals the
 raw-only result to the unit; the dedupe on `event_id` holds because every copy of an event carries the same
-`ts`, hence the same day. The performance queries (percentiles, failover and error rates) and
-`errors_by_kind` read the raw events only: a percentile cannot be summed from daily parts.
+`ts`, hence the same day. The performance queries (percentiles, failover and error rates) and `errors_by_kind`
+read the raw events only: a percentile cannot be summed from daily parts.
+
+Usage limits (shared.analytics.limits): `spend_by_day` is the cost per UTC day (rollup-aware like the usage
+queries; run over the current month for one limit scope, it gives that scope's spend so far today and this
+month); `limited_requests` counts the requests a usage limit refused (429 with no provider reached: the
+request path records those as errors of kind `rate_limit` with `provider` NULL), from the raw events.
 """
 
 from __future__ import annotations
@@ -175,6 +180,14 @@ FROM events
 WHERE status = 'error'
 GROUP BY error_kind
 ORDER BY errors DESC, error_kind""",
+    "spend_by_day": f"""{_USAGE_SOURCES}
+SELECT day, COALESCE(SUM(cost_micros), 0) AS cost_micros
+FROM daily
+GROUP BY day
+ORDER BY day""",
+    "limited_requests": f"""{_EVENTS}
+SELECT COUNTIF(http_status = 429 AND provider IS NULL) AS limited_requests
+FROM events""",
 }
 # The queries that read the daily rollup for rolled days (module docstring).
-USAGE_QUERIES = frozenset({"totals", "by_provider", "by_model", "by_day", "by_day_provider"})
+USAGE_QUERIES = frozenset({"totals", "by_provider", "by_model", "by_day", "by_day_provider", "spend_by_day"})

@@ -9,6 +9,10 @@ The projection rests on the complete days of the window from the first day with 
 count as 0); with no complete day yet, on today's cost so far extrapolated to a whole day (at least one
 hour of the day counted, so that a few minutes of traffic do not explode the estimate).
 
+With a limits store (shared.limits.store.LimitsStore), the report also has a `limits` section: the limits
+that bind the caller, each budget's spend so far and the requests the limits refused
+(shared.analytics.limits); without one the section is left out.
+
 Money is integer micro-USD throughout; USD values are `Decimal`s with exactly 6 decimals (the HTTP layer
 writes them as JSON numbers without going through float), next to the exact `...Micros` integers.
 """
@@ -21,11 +25,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.analytics.limits import LimitsSection
+from shared.analytics.money import usd
 from shared.analytics.port import AnalyticsPort, QueryParams, Row
 from shared.analytics.predict import Projection, project_costs
 from shared.analytics.queries import TOKEN_COLUMNS
 from shared.clock import Clock
 from shared.identity import Identity
+from shared.limits.store import LimitsStore
 
 __all__ = ["AnalyticsService", "scope_of", "usd"]
 
@@ -41,11 +48,6 @@ _TOKEN_NAMES = {
 }
 _BASIC = ("totals", "by_provider", "by_model", "by_day", "performance", "errors_by_kind")
 _DETAILED = ("by_day_provider", "performance_by_model")
-
-
-def usd(micros: int) -> Decimal:
-    """Micro-USD as USD with exactly 6 decimals."""
-    return Decimal(micros).scaleb(-6).quantize(Decimal("0.000001"))
 
 
 def scope_of(identity: Identity, since: datetime, until: datetime) -> QueryParams:
@@ -151,9 +153,19 @@ def daily_series(by_day: Sequence[Row], today: date, elapsed_today: float) -> li
 
 
 class AnalyticsService:
-    def __init__(self, port: AnalyticsPort, clock: Clock) -> None:
+    def __init__(self, port: AnalyticsPort, clock: Clock, limits: LimitsStore | None = None) -> None:
+        """`limits`: where the usage limits are stored, for the report's `limits` section (None: no section)."""
         self._port = port
         self._clock = clock
+        self._limits = None if limits is None else LimitsSection(port, limits)
+
+    @property
+    def limits(self) -> LimitsStore | None:
+        return None if self._limits is None else self._limits.store
+
+    def with_limits(self, limits: LimitsStore) -> AnalyticsService:
+        """The same service (port and clock) reporting the limits stored in `limits`."""
+        return AnalyticsService(self._port, self._clock, limits)
 
     async def report(self, identity: Identity, days: int, detailed: bool = False) -> dict[str, Any]:
         """The analytics of the last `days` UTC days (1..365) that `identity` may see."""
@@ -163,7 +175,12 @@ class AnalyticsService:
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         params = scope_of(identity, midnight - (days - 1) * _DAY, midnight + _DAY)
         names = _BASIC + (_DETAILED if detailed else ())
-        results = await asyncio.gather(*(self._port.run(name, params) for name in names))
+        queries = asyncio.gather(*(self._port.run(name, params) for name in names))
+        section: dict[str, Any] | None = None
+        if self._limits is None:
+            results = await queries
+        else:
+            results, section = await asyncio.gather(queries, self._limits.render(identity, params, now))
         rows: Mapping[str, list[Row]] = dict(zip(names, results, strict=True))
         totals = rows["totals"][0] if rows["totals"] else {}
         series = daily_series(rows["by_day"], midnight.date(), (now - midnight).total_seconds())
@@ -212,4 +229,6 @@ class AnalyticsService:
         if detailed:
             report["costs"]["byDayProvider"] = [{**_day_provider(r), **_cost(r)} for r in rows["by_day_provider"]]
             report["performance"]["byModel"] = [{**_model(r), **_performance(r)} for r in rows["performance_by_model"]]
+        if section is not None:
+            report["limits"] = section
         return report

@@ -1,8 +1,12 @@
 """Building what the analytics API needs, once per instance: settings in, key ring and analytics out.
 
-The report side is light (the gateway key ring and the analytics port of ANALYTICS_BACKEND: DuckDB over
-the local event segments and rollup file, or BigQuery, shared.analytics.factory) and built on the first
-request. The cost analysis (`POST /api/ai/analytics/costs`) is the chat service core's
+The report side is light (the gateway key ring, the analytics port of ANALYTICS_BACKEND: DuckDB over
+the local event segments and rollup file, or BigQuery, shared.analytics.factory, and the usage limits'
+`LimitsStore` on the same document store, for the report's `limits` section) and built on the first
+request. Deps assembled by hand with a service that has no limits store (the dev server) get one on their
+`store` too, so every way of serving the report shows the limits.
+
+The cost analysis (`POST /api/ai/analytics/costs`) is the chat service core's
 `analyze_costs` (one code path: the same catalog, router and model resolution as chat); that core is
 built only when the first cost analysis arrives, and calls no provider. `analytics_api` is this module's
 per-process holder (style.md point 11), built once and never mutated after.
@@ -22,6 +26,7 @@ from shared.api.deps import ChatDeps, build_chat_deps
 from shared.api.keys_deps import gateway_key_ring
 from shared.auth import KeyLookup
 from shared.clock import Clock, SystemClock
+from shared.limits.store import LimitsStore
 from shared.service import AIService
 from shared.settings import Settings
 from shared.store import DocumentStore, build_store
@@ -41,6 +46,11 @@ class AnalyticsDeps:
     body_limit: int = COSTS_BODY_LIMIT
     _chat: ChatDeps | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        if self.analytics.limits is None:
+            # The store's clock only stamps updates, which the report never makes.
+            self.analytics = self.analytics.with_limits(LimitsStore(self.store, SystemClock()))
 
     async def chat_service(self) -> AIService:
         """The chat service core, built on first use; concurrent first calls share one build."""
@@ -70,7 +80,7 @@ def build_analytics_deps(
         settings=settings,
         keys=gateway_key_ring(settings, store, clock),
         store=store,
-        analytics=AnalyticsService(port, clock),
+        analytics=AnalyticsService(port, clock, LimitsStore(store, clock)),
         chat=lambda: build_chat_deps(settings, clock=clock),
     )
 

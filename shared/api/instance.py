@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from shared.api.chat import ChatApi
 from shared.api.deps import ChatDeps, build_chat_deps
+from shared.heap import settle_heap
 from shared.settings import Settings
 
 __all__ = ["LazyDeps", "chat_api"]
@@ -30,6 +31,7 @@ class LazyDeps:
             async with self._lock:
                 if self._deps is None:
                     self._deps = build_chat_deps(Settings.from_env(self._environ))
+                    settle_heap()  # what the build leaves lives as long as the instance (shared.heap)
         return self._deps
 
 

@@ -7,6 +7,9 @@ mirror that does not load in time leaves the last one, metrics not read in time 
 A collection is reused for `max_age` seconds and concurrent callers share one, so the public, keyless
 status cannot be turned into a flood of store and KMS calls.
 
+The limits component (shared.health.limits) comes from the cache's Redis ping: the limits ledger is on the
+same `REDIS_URL`, so no second connection is opened for it.
+
 Never calls a provider: everything comes from the breakers and the live metrics the chat instances keep.
 """
 
@@ -20,7 +23,8 @@ from shared.catalog import Catalog
 from shared.clock import Clock
 from shared.crypto.port import SecretBox
 from shared.health.facts import EventsFact, HealthFacts
-from shared.health.probes import ping_cache, ping_kms, ping_store
+from shared.health.limits import limits_fact
+from shared.health.probes import has_redis, ping_cache, ping_kms, ping_store
 from shared.health.routes import catalog_routes, provider_breakers, read_routes, route_phases
 from shared.metrics.buckets import MINUTE, minute_of
 from shared.metrics.gauges import EVENTS_BACKLOG
@@ -45,8 +49,13 @@ class HealthCollector:
         metrics_timeout: float = 1.0,
         window_minutes: int = 5,
         max_age: float = 1.0,
+        limits_instances: int | None = None,
     ) -> None:
-        """`kms` is the Cloud KMS box to ping; `None` for a local keyset (nothing to reach)."""
+        """`kms` is the Cloud KMS box to ping; `None` for a local keyset (nothing to reach).
+        `limits_instances`: the expected chat instance count N the limits ledger divides each limit by while
+        Redis is away, reported with the limits component when given (None: not told, shown as "1/N")."""
+        if limits_instances is not None and limits_instances < 1:
+            raise ValueError(f"limits_instances must be at least 1, got {limits_instances}")
         self._store = store
         self._cache = cache
         self._metrics = metrics
@@ -58,6 +67,7 @@ class HealthCollector:
         self._metrics_timeout = metrics_timeout
         self._minutes = window_minutes
         self._max_age = max_age
+        self._limits_instances = limits_instances
         self._last: tuple[float, HealthFacts] | None = None  # (monotonic time collected, facts)
         self._lock = asyncio.Lock()
 
@@ -95,6 +105,7 @@ class HealthCollector:
             cache_hits=sum(s.cache_hits for s in snapshots),
             # The newest minute is still running: the window covers the full older minutes and part of it.
             window_seconds=(self._minutes - 1) * MINUTE + max(1.0, wall - minute_of(wall)),
+            limits=limits_fact(redis=has_redis(self._cache), ping=cache, instances=self._limits_instances),
         )
 
     async def _events(self) -> EventsFact:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.breakers.state import Phase
 
-__all__ = ["EventsFact", "HealthFacts", "ProviderBreakers", "Reachability", "RouteFact"]
+__all__ = ["EventsFact", "HealthFacts", "LimitsFact", "LimitsMode", "ProviderBreakers", "Reachability", "RouteFact"]
+
+LimitsMode = Literal["embedded", "shared", "degraded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,17 @@ class EventsFact:
 
     backlog: int | None
     detail: str | None = None
+    instances: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsFact:
+    """How usage limits are enforced (shared.health.limits): `embedded` (no Redis: each instance's own ledger),
+    `shared` (on Redis, across instances) or `degraded` (Redis configured but not answering: each instance
+    fails open to its own share of every limit). `instances` is the expected instance count N that share is
+    1/N of, when health was told it."""
+
+    mode: LimitsMode
     instances: int | None = None
 
 
@@ -79,6 +93,7 @@ class HealthFacts:
     errors: int = 0
     cache_hits: int = 0  # requests answered from the response cache, in the window
     window_seconds: float = 300.0  # how much time the metrics window really covers
+    limits: LimitsFact = LimitsFact("embedded")
 
     @property
     def error_ratio(self) -> float | None:

@@ -20,7 +20,7 @@ from shared.crypto.port import SecretBox
 from shared.health.facts import Reachability
 from shared.store.port import DocumentStore
 
-__all__ = ["SENTINEL", "ping", "ping_cache", "ping_kms", "ping_store"]
+__all__ = ["SENTINEL", "has_redis", "ping", "ping_cache", "ping_kms", "ping_store"]
 
 SENTINEL = ("health", "ping")  # (collection, doc id): read, never written
 _CACHE_SENTINEL = "v1:health:ping"
@@ -53,10 +53,20 @@ async def ping_store(store: DocumentStore, clock: Clock, seconds: float) -> Reac
     return await ping(call, clock, seconds)
 
 
+def _redis(cache: CachePort) -> _Pingable | None:
+    target = cache.l2 if isinstance(cache, LayeredCache) else cache
+    return target if isinstance(target, _Pingable) else None
+
+
+def has_redis(cache: CachePort) -> bool:
+    """Whether `ping_cache` reaches a Redis (`REDIS_URL` set) rather than standing in with a local `get`."""
+    return _redis(cache) is not None
+
+
 async def ping_cache(cache: CachePort, clock: Clock, seconds: float) -> Reachability:
     # A cache answers every failure with a miss (its contract), so only a PING can tell Redis is down.
-    target = cache.l2 if isinstance(cache, LayeredCache) else cache
-    if isinstance(target, _Pingable):
+    target = _redis(cache)
+    if target is not None:
         return await ping(target.ping, clock, seconds)
 
     async def call() -> bool:

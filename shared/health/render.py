@@ -6,19 +6,23 @@ Public (no key): `{"status"}` only. With a gateway key, the full report:
      "services": {"providers": {"OPENAI": {"gpt-4o-mini": {"breaker", "requests", "errorRatio",
                                                          "latencyP50Ms", "latencyP95Ms", "lastErrorKind"}}},
                   "dependencies": {"store": {"ok", "latencyMs"}, "cache": ..., "kms": ...,
-                                   "events": {"ok", "backlog"}}},
+                                   "events": {"ok", "backlog"}},
+                  "limits": {"status", "mode", "detail", "instances"}},
      "metrics": {"requestRate", "errorRate", "cacheHitRate", "windowSeconds"}}
 
 `requestRate` is requests per second over the window, `errorRate` a ratio (null without requests).
 `cacheHitRate` is cache hits over all answered requests in the window (null without any). A dependency that failed also
-says why (`detail`), never more than an error type.
+says why (`detail`), never more than an error type. `limits` is how usage limits are enforced
+(shared.health.limits): `status` "ok", or "degraded" while they fail open to a local share, the `mode` and
+a sentence; `instances` (the expected instance count) only when health was given it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.health.facts import EventsFact, HealthFacts, Reachability, RouteFact
+from shared.health.facts import EventsFact, HealthFacts, LimitsFact, Reachability, RouteFact
+from shared.health.limits import describe
 from shared.health.rules import Status, events_ok
 from shared.providers import SEED_NAMES
 
@@ -44,6 +48,7 @@ def full_body(facts: HealthFacts, status: Status) -> dict[str, Any]:
                 "events": _events(facts.events),
                 "kms": _reachability(facts.kms),
             },
+            "limits": _limits(facts.limits),
         },
         "metrics": {
             "requestRate": round(facts.requests / facts.window_seconds, 4),
@@ -79,4 +84,15 @@ def _events(fact: EventsFact) -> dict[str, Any]:
         body["instances"] = fact.instances
     if fact.detail is not None:
         body["detail"] = fact.detail
+    return body
+
+
+def _limits(fact: LimitsFact) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "degraded" if fact.mode == "degraded" else "ok",
+        "mode": fact.mode,
+        "detail": describe(fact),
+    }
+    if fact.instances is not None:
+        body["instances"] = fact.instances
     return body

@@ -8,6 +8,8 @@ unhealthy when
     routes need the store's probe leases to recover);
 degraded when
   - the document store, the cache (Redis) or KMS is unreachable, or
+  - usage limits are in the `degraded` mode (Redis configured and away: each instance enforces its local
+    share; never unhealthy, requests are still limited), or
   - the events backlog is above `BACKLOG_LIMIT` (a backlog not measured yet counts as fine), or
   - any route breaker is open or half-open, or
   - more than `ERROR_RATIO_LIMIT` of the requests in the metrics window failed;
@@ -44,6 +46,7 @@ def assess(facts: HealthFacts) -> Status:
     ratio = facts.error_ratio
     if (
         not (facts.store.ok and facts.cache.ok and facts.kms.ok)
+        or facts.limits.mode == "degraded"
         or events_ok(facts.events) is False
         or any(p.open or p.half_open for p in providers)
         or (ratio is not None and ratio > ERROR_RATIO_LIMIT)

@@ -25,6 +25,7 @@ from shared.analytics.duckdb_adapter import DuckDbAnalytics
 from shared.analytics.port import AnalyticsUnavailable, QueryParams, Row
 from shared.analytics.queries import QUERIES
 from shared.events.schema import UsageEvent
+from tests.analytics import limit_events as limit_events_module
 from tests.analytics.bigquery_tables import create_tables, insert_events
 from tests.analytics.events import DAY0, event, quantile_cont, write_segment
 from tests.bigquery_emulator import BigQueryEmulator
@@ -290,6 +291,27 @@ def test_table_is_qualified_in_every_query() -> None:
 def test_table_names_are_checked(dataset: str, table: str) -> None:
     with pytest.raises(ValueError, match="not a BigQuery table path"):
         BigQueryAnalytics(bigquery_client("demo-test", "http://127.0.0.1:9"), dataset, table)
+
+
+@pytest.fixture(scope="module")
+def limits_bigquery(bigquery_emulator: BigQueryEmulator) -> Iterator[BigQueryAnalytics]:
+    """The known events of the limits queries in a dataset of their own (the duplicate under a second row id)."""
+    client = bigquery_client(bigquery_emulator.project, bigquery_emulator.endpoint)
+    table = create_tables(client, "limits")["usage_events"]
+    events = limit_events_module.limit_events()
+    insert_events(client, table, events[:-1])
+    insert_events(client, table, events[-1:], suffix="-redelivered")
+    yield BigQueryAnalytics(client, "limits")
+    client.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("scope", sorted(limit_events_module.SCOPES))
+async def test_spend_by_day_and_limited_requests_are_exact(limits_bigquery: BigQueryAnalytics, scope: str) -> None:
+    params = limit_events_module.SCOPES[scope]
+    rows = await limits_bigquery.run("spend_by_day", params)
+    assert [(r["day"], r["cost_micros"]) for r in rows] == limit_events_module.SPEND[scope]
+    limited = await limits_bigquery.run("limited_requests", params)
+    assert limited == [{"limited_requests": limit_events_module.LIMITED[scope]}]
 
 
 async def test_dataset_may_name_its_project(loaded: Loaded, bigquery_emulator: BigQueryEmulator) -> None:

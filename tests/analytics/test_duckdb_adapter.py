@@ -11,6 +11,7 @@ import pytest
 from shared.analytics.duckdb_adapter import DuckDbAnalytics, event_columns
 from shared.analytics.port import QueryParams
 from shared.events.schema import UsageEvent
+from tests.analytics import limit_events as limit_events_module
 from tests.analytics.events import DAY0, event, quantile_cont, write_segment
 
 WEEK = QueryParams("acme", DAY0, DAY0 + timedelta(days=7))
@@ -159,3 +160,19 @@ async def test_scope_window_dedupe_and_partial_files(tmp_path: Path) -> None:
 async def test_unknown_query_is_a_key_error(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown analytics query"):
         await DuckDbAnalytics(tmp_path).run("nope", WEEK)
+
+
+@pytest.mark.parametrize("scope", sorted(limit_events_module.SCOPES))
+async def test_spend_by_day_and_limited_requests_are_exact(tmp_path: Path, scope: str) -> None:
+    write_segment(tmp_path, limit_events_module.limit_events())
+    port = DuckDbAnalytics(tmp_path)
+    params = limit_events_module.SCOPES[scope]
+    rows = await port.run("spend_by_day", params)
+    assert [(r["day"], r["cost_micros"]) for r in rows] == limit_events_module.SPEND[scope]
+    assert await port.run("limited_requests", params) == [{"limited_requests": limit_events_module.LIMITED[scope]}]
+
+
+async def test_limited_requests_over_no_events_is_zero(tmp_path: Path) -> None:
+    port = DuckDbAnalytics(tmp_path / "events")
+    assert await port.run("limited_requests", WEEK) == [{"limited_requests": 0}]
+    assert await port.run("spend_by_day", WEEK) == []

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,18 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from shared.analytics.duckdb_adapter import DuckDbAnalytics
+from shared.analytics.service import AnalyticsService
 from shared.api.analytics import AnalyticsApi
 from shared.api.analytics_deps import AnalyticsDeps, build_analytics_deps
-from shared.api.deps import events_dir
+from shared.api.deps import ChatDeps, events_dir
 from shared.gateway_keys import GatewayKeyStore
+from shared.identity import Identity
+from shared.limits.config import Limits, LimitScope
+from shared.limits.store import LimitsStore
 from shared.settings import Settings
 from tests.analytics.events import DAY0, event, write_segment
+from tests.breakers import FlakyStore
 from tests.fakes import FakeClock
 
 SALT = "api-key-hash-salt-for-the-analytics-tests"
@@ -169,6 +176,88 @@ async def test_scoping_by_user(gw: Gateway) -> None:
     assert (await client.get(PATH, headers=rival)).json()["costs"]["totalMicros"] == 123_456_789
     plain = await gw.key("acme", {"analytics"})  # no admin, no user: only what it made itself
     assert (await client.get(PATH, headers=plain)).json()["usage"]["requests"] == 0
+
+
+async def test_report_limits_of_the_caller_with_budgets_spent(gw: Gateway) -> None:
+    _seed(gw)
+    write_segment(
+        gw.events,
+        [
+            event(
+                ts=_day(9, hours=5),
+                user="u1",
+                provider=None,
+                status="error",
+                http_status=429,
+                error_kind="rate_limit",
+                attempts=0,
+                input_tokens=0,
+                output_tokens=0,
+                cost_micros=0,
+                credential_id=None,
+            )
+        ],
+        name="events-2-20260310T000000000Z-000000",
+    )
+    limits = LimitsStore(gw.deps.store, FakeClock(now=NOW.timestamp()))
+    await limits.update(LimitScope(tenant_id="acme"), Limits(monthly_budget_usd=Decimal(5)), actor="gk_admin")
+    await limits.update(
+        LimitScope(tenant_id="acme", user_id="u1"), Limits(daily_budget_usd=Decimal("0.001")), actor=None
+    )
+    reply = await gw.clients["dispatch"].get(PATH, headers=await gw.key("acme", {"analytics"}, user="u1"))
+    assert reply.status_code == 200, reply.text
+    section = reply.json()["limits"]
+    assert (section["available"], section["detail"], section["limitedRequests"]) == (True, None, 1)
+    tenant, user = section["scopes"]
+    assert tenant["scope"] == {"tenantId": "acme", "userId": None, "keyId": None}
+    assert tenant["monthly"]["spentMicros"] == 1_500 + 2_000_001 + 250 + 99  # the tenant's March, every user
+    assert tenant["monthly"]["remainingMicros"] == 5_000_000 - 2_001_850
+    assert tenant["daily"]["spentMicros"] == 1_500 + 2_000_001
+    assert tenant["daily"]["remaining"] is None  # no daily budget on the tenant
+    assert user["scope"] == {"tenantId": "acme", "userId": "u1", "keyId": None}
+    assert (user["daily"]["spentMicros"], user["daily"]["remainingMicros"]) == (1_500, 0)
+    assert user["monthly"]["spentMicros"] == 1_750
+    # USD with six decimals, written from the micros as the rest of the report's amounts.
+    assert b'"monthlyBudgetUsd":5.000000' in reply.content
+    assert b'"dailyBudgetUsd":0.001000' in reply.content
+    assert b'"remaining":2.998150' in reply.content
+
+
+async def test_a_limits_store_that_is_down_leaves_the_report_standing(gw: Gateway) -> None:
+    _seed(gw)
+    down = FlakyStore(gw.deps.store)
+    down.down = True
+    gw.deps.analytics = gw.deps.analytics.with_limits(LimitsStore(down, FakeClock(now=NOW.timestamp())))
+    reply = await gw.clients["asgi"].get(PATH, headers=await gw.key("acme", {"analytics", "admin"}))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["limits"] == {
+        "available": False,
+        "detail": "the limits store could not be read (StoreUnavailable)",
+        "limitedRequests": 0,
+        "scopes": [],
+    }
+    assert body["costs"]["totalMicros"] == 1_500 + 2_000_001 + 250 + 99
+
+
+async def test_deps_assembled_by_hand_read_the_limits_on_their_store(gw: Gateway) -> None:
+    """As the dev server assembles them: a service without a limits store gets one on the deps' store."""
+    bare = AnalyticsService(DuckDbAnalytics(gw.events), FakeClock(now=NOW.timestamp()))
+    assert bare.limits is None
+    deps = AnalyticsDeps(
+        settings=gw.deps.settings, keys=gw.deps.keys, store=gw.deps.store, analytics=bare, chat=_no_chat
+    )
+    assert deps.analytics.limits is not None
+    await LimitsStore(gw.deps.store, FakeClock()).update(
+        LimitScope(tenant_id="acme"), Limits(requests_per_minute=7), actor=None
+    )
+    identity = Identity(tenant="acme", key_id="k", scopes=frozenset({"analytics"}))
+    [tenant] = (await deps.analytics.report(identity, 1))["limits"]["scopes"]
+    assert tenant["requestsPerMinute"] == 7
+
+
+def _no_chat() -> ChatDeps:
+    raise AssertionError("the report never builds the chat core")
 
 
 async def test_empty_data_dir_reports_zeros(gw: Gateway) -> None:

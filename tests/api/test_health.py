@@ -23,6 +23,8 @@ from shared.api.health_deps import HealthDeps, build_health_deps
 from shared.breakers import BreakerBoard, BreakerPolicy, route_scope
 from shared.catalog import Catalog, default_catalog
 from shared.gateway_keys import GatewayKeyStore
+from shared.health import LimitsFact
+from shared.health.limits import describe
 from shared.metrics import LiveMetrics, MemoryMetricsBackend
 from shared.settings import Settings
 from shared.store import SqliteStore
@@ -132,6 +134,11 @@ async def test_the_dev_key_gets_the_full_report(gw: Gateway, entry: str) -> None
         "instances": 0,
         "detail": "no instance reported in the last 2 minutes",  # no chat deps in this process
     }
+    assert body["services"]["limits"] == {  # no REDIS_URL: each instance's own ledger
+        "status": "ok",
+        "mode": "embedded",
+        "detail": describe(LimitsFact("embedded")),
+    }
     assert body["metrics"] == {
         "requestRate": round(10 / 245, 4),
         "errorRate": 0.1,
@@ -180,6 +187,29 @@ async def test_other_methods_and_paths(gw: Gateway, entry: str) -> None:
     missing = await gw.clients[entry].get(HEALTH_PATH + "/deep", headers=AUTH)
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == f"no route for {HEALTH_PATH}/deep"
+
+
+async def test_limits_failing_open_are_degraded_in_words_not_down(tmp_path: Path) -> None:
+    """REDIS_URL set and Redis gone: the limits component says the instances enforce their local share (with
+    the expected instance count health was given), and the status is degraded (200), not unhealthy."""
+    clock = FakeClock(now=60 * 29_000_000 + 5.0)
+    settings = dataclasses.replace(settings_in(tmp_path), redis_url="redis://127.0.0.1:1/0")  # nothing listens
+    metrics = LiveMetrics(MemoryMetricsBackend(clock), clock=clock)
+    deps = build_health_deps(settings, clock=clock, metrics=metrics, limits_instances=4)
+    try:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=HealthApi(_ready(deps)).asgi()), base_url="http://gateway.test"
+        ) as client:
+            response = await client.get(HEALTH_PATH, headers=AUTH)
+    finally:
+        await deps.aclose()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    limits = body["services"]["limits"]
+    assert (limits["status"], limits["mode"], limits["instances"]) == ("degraded", "degraded", 4)
+    assert "at most 1/4 of every limit" in limits["detail"]
+    assert body["services"]["dependencies"]["cache"]["ok"] is False  # the one Redis ping both come from
 
 
 async def test_the_dev_server_routes_health_over_the_chat_deps(tmp_path: Path) -> None:

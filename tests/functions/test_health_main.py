@@ -110,3 +110,18 @@ async def test_the_instance_builds_once_and_reuses_its_dependencies(client: http
     assert api is not None
     first = await api._deps()
     assert await api._deps() is first
+
+
+async def test_limits_without_redis_are_embedded(client: httpx2.AsyncClient) -> None:
+    limits = (await client.get(PATH, headers=AUTH)).json()["services"]["limits"]
+    assert (limits["status"], limits["mode"]) == ("ok", "embedded")
+    assert "instances" not in limits  # LIMITS_INSTANCES is the share of a Redis outage: no Redis, no share
+
+
+async def test_limits_on_redis_report_the_deployments_instance_count(
+    client: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("LIMITS_INSTANCES", "6")  # Terraform: the chat function's maximum instance count
+    limits = (await client.get(PATH, headers=AUTH)).json()["services"]["limits"]
+    assert (limits["status"], limits["mode"], limits["instances"]) == ("ok", "shared", 6)

@@ -8,11 +8,13 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from shared.breakers import BreakerBoard, BreakerPolicy, route_scope
 from shared.cache import CacheBreaker, LayeredCache, MemoryCache
 from shared.cache.redis_cache import RedisCache
 from shared.crypto.port import KeyServiceUnavailable, Sealed
-from shared.health import assess
+from shared.health import LimitsFact, assess
 from shared.metrics import LiveMetrics
 from shared.store import Document, SqliteStore
 from tests.breakers import FlakyStore
@@ -189,6 +191,42 @@ async def test_redis_gone_behind_the_cache_is_degraded(make_collector: MakeColle
         await cache.close()
     assert (facts.cache.ok, facts.cache.detail) == (False, "no answer")
     assert assess(facts) == "degraded"
+
+
+async def test_limits_are_embedded_without_redis(make_collector: MakeCollector) -> None:
+    facts = await make_collector(limits_instances=3).collect()
+    assert facts.limits == LimitsFact("embedded", 3)
+    assert assess(facts) == "healthy"
+
+
+async def test_limits_are_shared_while_redis_answers(
+    make_collector: MakeCollector, clock: FakeClock, redis_url: str
+) -> None:
+    cache = LayeredCache(MemoryCache(16, clock), RedisCache.from_url(redis_url, breaker=CacheBreaker(clock=clock)))
+    try:
+        facts = await make_collector(cache=cache, limits_instances=4).collect()
+    finally:
+        await cache.close()
+    assert facts.cache.ok
+    assert facts.limits == LimitsFact("shared", 4)
+    assert assess(facts) == "healthy"
+
+
+async def test_limits_fail_open_when_redis_is_gone(make_collector: MakeCollector, clock: FakeClock) -> None:
+    cache = LayeredCache(
+        MemoryCache(16, clock), RedisCache.from_url("redis://127.0.0.1:1/0", breaker=CacheBreaker(clock=clock))
+    )
+    try:
+        facts = await make_collector(cache=cache, limits_instances=4).collect()
+    finally:
+        await cache.close()
+    assert facts.limits == LimitsFact("degraded", 4)
+    assert assess(facts) == "degraded"  # not unhealthy: requests are still limited, by each instance's share
+
+
+def test_the_expected_instance_count_is_checked(make_collector: MakeCollector) -> None:
+    with pytest.raises(ValueError, match="limits_instances must be at least 1"):
+        make_collector(limits_instances=0)
 
 
 async def test_slow_metrics_leave_routes_out_but_health_answers(

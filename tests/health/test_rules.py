@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from shared.health.facts import EventsFact, HealthFacts, ProviderBreakers, Reachability
+from shared.health.facts import EventsFact, HealthFacts, LimitsFact, ProviderBreakers, Reachability
 from shared.health.rules import BACKLOG_LIMIT, Status, assess, events_ok
 
 UP = Reachability(ok=True, latency_ms=1.0)
@@ -41,6 +41,14 @@ CASES: list[tuple[str, HealthFacts, Status]] = [
     ("only half-open routes, store down", replace(BASE, providers=HALF_OPEN_ONLY, store=DOWN), "unhealthy"),
     ("store down, one provider open", replace(BASE, providers=ONE_PROVIDER_OPEN, store=DOWN), "degraded"),
     ("everything down but routes closed", replace(BASE, store=DOWN, cache=DOWN, kms=DOWN), "degraded"),
+    ("limits shared on Redis", replace(BASE, limits=LimitsFact("shared", 4)), "healthy"),
+    ("limits embedded", replace(BASE, limits=LimitsFact("embedded")), "healthy"),
+    ("limits failing open to a local share", replace(BASE, limits=LimitsFact("degraded", 4)), "degraded"),
+    (
+        "limits degraded, every route open",
+        replace(BASE, limits=LimitsFact("degraded"), providers=ALL_OPEN),
+        "unhealthy",
+    ),
 ]
 
 
