@@ -1,9 +1,12 @@
 """Fixtures shared by every test folder: one provider simulator (real uvicorn on loopback), reset per test;
 one real Redis per session (REDIS_URL, or a redis-server of our own), a plain client on it that cleans the
-requesting folder's `key_prefix` afterwards, and a server of a test's own for tests that kill Redis."""
+requesting folder's `key_prefix` afterwards, and a server of a test's own for tests that kill Redis. After
+every test the heap is thawed: a Cloud Function instance freezes its start-up objects (shared.heap), which in
+this shared test process would hide them from `gc.get_referrers` and keep them alive for the session."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +17,12 @@ import redis.asyncio as aioredis
 from tests import redis_server
 from tests.redis_server import RedisServer
 from tests.simulator_server import SimulatorAdmin, run_simulator
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Iterator[None]:
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="session")
