@@ -234,7 +234,8 @@ class AIService:
     ) -> LiveStream | ReplayStream:
         """Open the stream and wait for its first chunk, retrying and failing over until then; the returned
         stream yields that chunk and the rest. Errors before the first chunk raise here, as for `chat`."""
-        request = dataclasses.replace(request, stream=True)
+        if not request.stream:
+            request = dataclasses.replace(request, stream=True)
         begun = await self._begin(request, identity, options, route, stream=True)
         if isinstance(begun, _Hit):
             return ReplayStream(begun.reply, begun.request_id, int(begun.started_at))
@@ -498,7 +499,8 @@ class AIService:
         plan = self.router.plan(request, resolved, options, unavailable=unavailable, needs=needs)
         if not plan.routes:
             raise self._failover.no_route(plan)
-        outgoing = dataclasses.replace(request, model=resolved.model)
+        # Copies only when they differ (an alias or a prefix was resolved): a replace per request adds up.
+        outgoing = request if request.model == resolved.model else dataclasses.replace(request, model=resolved.model)
         return _Call(
             identity, route, request.model, resolved, outgoing, plan, credentials, uuid.uuid4().hex, started_at, t0
         )
@@ -506,7 +508,9 @@ class AIService:
     async def _build(self, call: _Call, attempt: Attempt) -> HttpRequest:
         """The provider request for one attempt: the route's model, the attempt's key."""
         provider = attempt.route.provider
-        outgoing = dataclasses.replace(call.request, model=attempt.route.model)
+        outgoing = call.request
+        if outgoing.model != attempt.route.model:
+            outgoing = dataclasses.replace(outgoing, model=attempt.route.model)
         if provider == "gemini":
             outgoing = await attach_signatures(outgoing, self._signatures, call.identity.tenant)
         entry = attempt.route.entry
