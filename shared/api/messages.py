@@ -262,9 +262,9 @@ def to_tool_choice(
     names: FieldNames = OPENAI_FIELDS,
 ) -> ToolChoice | None:
     """The tool choice, checked against the tools it may force."""
-    field = field_path(("tool_choice",), names)
     if choice is None:
         return None
+    field = field_path(("tool_choice",), names)
     if isinstance(choice, str):
         if choice == "required" and not tools:
             raise RequestError(f"{field} 'required' needs tools", field=field)

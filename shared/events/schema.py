@@ -164,15 +164,18 @@ class UsageEvent(BaseModel):
         of the cached reply: the event costs 0 and records that cost as saved. Every other field comes
         from `fields`, validated like the constructor's; passing a field this method fills is a TypeError.
         """
-        clash = sorted(_FILLED.intersection(fields))
-        if clash:
-            raise TypeError(f"UsageEvent.from_usage fills {', '.join(clash)} itself")
-        tokens = {name: getattr(usage, name) if usage is not None else 0 for name in TOKEN_FIELDS}
+        if not _FILLED.isdisjoint(fields):
+            raise TypeError(f"UsageEvent.from_usage fills {', '.join(sorted(_FILLED.intersection(fields)))} itself")
+        # `fields` is this call's own dict: filled in place, validated once.
+        if usage is not None:  # else each token field keeps its default, 0
+            for name in TOKEN_FIELDS:
+                fields[name] = getattr(usage, name)
         if cache_hit:
-            money: dict[str, object] = {"cost_micros": 0, "unpriced": False, "cost_saved_micros": cost.micros or 0}
+            fields["cost_micros"], fields["unpriced"], fields["cost_saved_micros"] = 0, False, cost.micros or 0
         else:
-            money = {"cost_micros": cost.micros, "unpriced": cost.unpriced}
-        return cls.model_validate({**fields, **tokens, **money, "cache_hit": cache_hit})
+            fields["cost_micros"], fields["unpriced"] = cost.micros, cost.unpriced
+        fields["cache_hit"] = cache_hit
+        return cls.model_validate(fields)
 
 
 _FILLED = frozenset({*TOKEN_FIELDS, "cost_micros", "unpriced", "cost_saved_micros", "cache_hit"})

@@ -17,7 +17,7 @@ callback (credentials, breakers) go in; a `RoutePlan` comes out. The caller runs
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -28,7 +28,7 @@ from shared.model_names import ResolvedModel
 from shared.routing.config import RoutePolicy, RouterConfig
 from shared.routing.latency import LatencyView
 from shared.routing.needs import RequestNeeds, unmet
-from shared.routing.scoring import score
+from shared.routing.scoring import scores
 from shared.unified import ChatRequest
 
 _MEMO_SIZE = 256
@@ -94,6 +94,29 @@ def _requested_id(resolved: ResolvedModel) -> str:
     return resolved.entry.id if resolved.entry is not None else resolved.model
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What routing uses of a candidate that no request changes: its pair, its catalog TTFT (used until
+    one is measured) and the rank of its provider in `fallback_order`."""
+
+    candidate: Candidate
+    pair: tuple[str, str]
+    ttft: float
+    rank: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Gathered:
+    """The candidates (as `_Known`) and exclusions of one (model, needs, day), and the estimated prices of
+    those a plan has priced so far (a price depends on the needs only; unavailable candidates are never
+    priced)."""
+
+    known: tuple[_Known, ...]
+    excluded: tuple[Exclusion, ...]
+    pairs: tuple[tuple[str, str], ...]
+    prices: dict[tuple[str, str], float | None] = field(default_factory=dict)
+
+
 class Router:
     def __init__(
         self,
@@ -109,62 +132,67 @@ class Router:
         self._today = today
         # Hot path: the equivalents of a model change only with the day (retirements), and one request asks
         # for its candidates twice (latency refresh, then the plan). Both are remembered, boundedly.
-        self._equivalents: dict[tuple[str, date], tuple[CatalogModel, ...]] = {}
+        self._equivalents: dict[tuple[str, date], tuple[tuple[CatalogModel, _Known], ...]] = {}
         # Per model: (input, output, (threshold, long input, long output) | None), USD per 1M tokens.
         self._rates: dict[str, tuple[float, float, tuple[int, float, float] | None]] = {}
-        self._gathered: dict[tuple[str, str, RequestNeeds], tuple[tuple[Candidate, ...], tuple[Exclusion, ...]]] = {}
+        self._gathered: dict[tuple[str, str, RequestNeeds, date], _Gathered] = {}
+        order = config.fallback_order
+        self._ranks = {provider: order.index(provider) for provider in order}
 
-    def _equivalents_of(self, entry: CatalogModel) -> tuple[CatalogModel, ...]:
-        today = self._today()
+    def _know(self, candidate: Candidate) -> _Known:
+        entry = candidate.entry
+        return _Known(
+            candidate,
+            (candidate.provider, candidate.model),
+            entry.ttft_ms / 1000 if entry is not None else UNKNOWN_TTFT_S,
+            self._ranks.get(candidate.provider, len(self.config.fallback_order)),
+        )
+
+    def _equivalents_of(self, entry: CatalogModel, today: date) -> tuple[tuple[CatalogModel, _Known], ...]:
         key = (entry.id, today)
         found = self._equivalents.get(key)
         if found is None:
             if len(self._equivalents) >= _MEMO_SIZE:
                 self._equivalents.clear()
-            found = self._equivalents[key] = self.catalog.equivalents(entry, today=today)
+            found = self._equivalents[key] = tuple(
+                (m, self._know(Candidate(m.provider, m.id, m))) for m in self.catalog.equivalents(entry, today=today)
+            )
         return found
 
-    def _gather(self, resolved: ResolvedModel, needs: RequestNeeds) -> tuple[list[Candidate], list[Exclusion]]:
-        key = (resolved.provider, resolved.model, needs)
+    def _gather(self, resolved: ResolvedModel, needs: RequestNeeds) -> _Gathered:
+        # Keyed by the day too: the equivalents change with retirements, and with them what was gathered.
+        today = self._today()
+        key = (resolved.provider, resolved.model, needs, today)
         memo = self._gathered.get(key)
         if memo is None:
-            memo = self._gathered[key] = self._gather_now(resolved, needs)
+            memo = self._gathered[key] = self._gather_now(resolved, needs, today)
             if len(self._gathered) > _MEMO_SIZE:
                 del self._gathered[next(iter(self._gathered))]  # the oldest: a request asks twice in a row
-        return list(memo[0]), list(memo[1])
+        return memo
 
-    def _gather_now(
-        self, resolved: ResolvedModel, needs: RequestNeeds
-    ) -> tuple[tuple[Candidate, ...], tuple[Exclusion, ...]]:
-        candidates = [Candidate(resolved.provider, _requested_id(resolved), resolved.entry)]
+    def _gather_now(self, resolved: ResolvedModel, needs: RequestNeeds, today: date) -> _Gathered:
+        known = [self._know(Candidate(resolved.provider, _requested_id(resolved), resolved.entry))]
         excluded: list[Exclusion] = []
-        if resolved.entry is None:
-            return tuple(candidates), ()
-        for entry in self._equivalents_of(resolved.entry):
-            reason = unmet(entry, needs)
-            if reason is None:
-                candidates.append(Candidate(entry.provider, entry.id, entry))
-            else:
-                excluded.append(Exclusion(entry.provider, entry.id, reason))
-        return tuple(candidates), tuple(excluded)
+        if resolved.entry is not None:
+            for entry, k in self._equivalents_of(resolved.entry, today):
+                reason = unmet(entry, needs)
+                if reason is None:
+                    known.append(k)
+                else:
+                    excluded.append(Exclusion(entry.provider, entry.id, reason))
+        return _Gathered(tuple(known), tuple(excluded), tuple(k.pair for k in known))
 
     def candidates(
         self, request: ChatRequest, resolved: ResolvedModel, *, needs: RequestNeeds | None = None
     ) -> list[Candidate]:
         """The requested model first, then its equivalents that can serve `request` (availability not checked)."""
-        return self._gather(resolved, needs or RequestNeeds.of(request))[0]
+        return [k.candidate for k in self._gather(resolved, needs or RequestNeeds.of(request)).known]
 
     def candidate_pairs(
         self, request: ChatRequest, resolved: ResolvedModel, *, needs: RequestNeeds | None = None
     ) -> list[tuple[str, str]]:
         """The (provider, model) pairs whose latency the caller should refresh before `plan`."""
-        return [(c.provider, c.model) for c in self.candidates(request, resolved, needs=needs)]
-
-    def _latency_of(self, candidate: Candidate) -> float:
-        measured = None if self._latency is None else self._latency.get(candidate.provider, candidate.model)
-        if measured is not None:
-            return measured
-        return candidate.entry.ttft_ms / 1000 if candidate.entry is not None else UNKNOWN_TTFT_S
+        return list(self._gather(resolved, needs or RequestNeeds.of(request)).pairs)
 
     def _price(self, entry: CatalogModel | None, needs: RequestNeeds) -> float | None:
         """`estimate_for` in binary floating point: the same formula, fast enough for every candidate of
@@ -185,31 +213,28 @@ class Router:
         reserve = needs.output_reserve if entry.max_output is None else min(needs.output_reserve, entry.max_output)
         return (needs.prompt_tokens * input_rate + reserve * output_rate) / 1_000_000
 
-    def _scored(self, candidates: list[Candidate], needs: RequestNeeds) -> list[Route]:
-        prices = [self._price(c.entry, needs) for c in candidates]
-        latencies = [self._latency_of(c) for c in candidates]
-        known = [p for p in prices if p is not None]
-        # Only the lone requested model can be unpriced (pass-through names have no equivalents): score 1.
-        cheapest = min(known, default=0.0)
-        fastest = min(latencies, default=0.0)
-        weight = self.config.performance_weighting
-        return [
-            Route(
-                provider=c.provider,
-                model=c.model,
-                entry=c.entry,
-                reason="fallback",
-                price_usd=price,
-                latency_s=latency,
-                score=1.0 if price is None else score(price, cheapest, latency, fastest, weight),
-            )
-            for c, price, latency in zip(candidates, prices, latencies, strict=True)
-        ]
+    def _prices(self, gathered: _Gathered, chosen: list[_Known], needs: RequestNeeds) -> list[float | None]:
+        """The estimated price of each chosen candidate, remembered with what was gathered for `needs`."""
+        known = gathered.prices
+        out: list[float | None] = []
+        for k in chosen:
+            if k.pair in known:
+                out.append(known[k.pair])
+            else:
+                price = known[k.pair] = self._price(k.candidate.entry, needs)
+                out.append(price)
+        return out
 
-    def _order_key(self, route: Route) -> tuple[float, int, str]:
-        order = self.config.fallback_order
-        rank = order.index(route.provider) if route.provider in order else len(order)
-        return (route.score, rank, route.model)
+    def _latencies(self, chosen: list[_Known]) -> list[float]:
+        """The measured TTFT of each chosen candidate, else its catalog TTFT."""
+        view = self._latency
+        if view is None:
+            return [k.ttft for k in chosen]
+        out: list[float] = []
+        for k in chosen:
+            measured = view.get(*k.pair)
+            out.append(k.ttft if measured is None else measured)
+        return out
 
     def plan(
         self,
@@ -223,33 +248,43 @@ class Router:
         """The ordered routes to try for `request` (possibly none: every candidate was unavailable)."""
         needs = needs or RequestNeeds.of(request)
         policy = self.config.for_request(options)
-        candidates, excluded = self._gather(resolved, needs)
+        gathered = self._gather(resolved, needs)
         requested = (resolved.provider, _requested_id(resolved))
-        if not policy.cost_optimization and not policy.fallback:
-            # Both off pins the named model: substitutes would only ever have been fallbacks.
-            candidates = [c for c in candidates if (c.provider, c.model) == requested]
-        available: list[Candidate] = []
-        for c in candidates:
-            reason = unavailable(c.provider, c.model)
+        # Both switches off pin the named model: substitutes would only ever have been fallbacks.
+        pinned = not policy.cost_optimization and not policy.fallback
+        excluded = list(gathered.excluded)
+        available: list[_Known] = []
+        for k in gathered.known:
+            if pinned and k.pair != requested:
+                continue
+            reason = unavailable(*k.pair)
             if reason is None:
-                available.append(c)
+                available.append(k)
             else:
-                excluded.append(Exclusion(c.provider, c.model, reason))
-        routes = sorted(self._scored(available, needs), key=self._order_key)
+                excluded.append(Exclusion(k.pair[0], k.pair[1], reason))
+        prices = self._prices(gathered, available, needs)
+        latencies = self._latencies(available)
+        # Only the lone requested model can be unpriced (pass-through names have no equivalents): score 1.
+        scored = scores(prices, latencies, self.config.performance_weighting)
+        # Positions into `available`, by score; ties by the provider's place in `fallback_order`, then model id.
+        order = sorted(range(len(available)), key=lambda j: (scored[j], available[j].rank, available[j].pair[1]))
         if not policy.cost_optimization:
             # The caller's model first; the others only as fallbacks (a stable sort keeps their score order).
-            routes.sort(key=lambda r: (r.provider, r.model) != requested)
+            order.sort(key=lambda j: available[j].pair != requested)
         first_reason: RouteReason = "fallback"
-        preferred = next((i for i, r in enumerate(routes) if r.provider == policy.preferred_provider), 0)
+        preferred = next((n for n, j in enumerate(order) if available[j].pair[0] == policy.preferred_provider), 0)
         if preferred > 0:
-            routes.insert(0, routes.pop(preferred))
+            order.insert(0, order.pop(preferred))
             first_reason = "preferred"
-        elif routes and (routes[0].provider, routes[0].model) == requested:
+        elif order and available[order[0]].pair == requested:
             first_reason = "requested"
         elif policy.cost_optimization:
             first_reason = "cheapest"
         # Otherwise the requested model is unavailable and the best substitute leads as a fallback.
-        routes = routes[: 1 if not policy.fallback else self.config.max_candidates]
-        if routes:
-            routes[0] = replace(routes[0], reason=first_reason)
+        kept = order[: 1 if not policy.fallback else self.config.max_candidates]
+        routes: list[Route] = []
+        for j in kept:
+            c = available[j].candidate
+            why: RouteReason = "fallback" if routes else first_reason
+            routes.append(Route(c.provider, c.model, c.entry, why, prices[j], latencies[j], scored[j]))
         return RoutePlan(routes=tuple(routes), excluded=tuple(excluded), policy=policy, needs=needs)

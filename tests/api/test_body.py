@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import Field, StrictInt, ValidationError
+from starlette.datastructures import Headers
 
 from shared.api.body import (
     MAX_STOP,
@@ -63,6 +64,28 @@ def test_header_switch_words(value: str, expected: bool) -> None:
 def test_header_switch_absent_is_none_and_names_match_any_case() -> None:
     assert header_switch({}, "x-gateway-fallback") is None
     assert header_switch({"X-Gateway-Fallback": "off"}, "x-gateway-fallback") is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ([(b"x-gateway-fallback", b" Off ")], False),
+        ([(b"X-Gateway-Fallback", b"on")], True),  # an ASGI server that kept the case
+        ([(b"X-Gateway-Fallback", b"on"), (b"x-gateway-fallback", b"off")], False),  # the exact name first
+        ([(b"x-gateway-fallback", b"1"), (b"X-GATEWAY-FALLBACK", b"0")], True),
+        ([(b"host", b"h"), (b"x-gateway-cost-optimization", b"on")], None),  # absent
+        ([], None),
+    ],
+)
+def test_header_switch_on_starlette_headers(raw: list[tuple[bytes, bytes]], expected: bool | None) -> None:
+    assert header_switch(Headers(raw=raw), "x-gateway-fallback") is expected
+
+
+def test_a_bad_switch_in_starlette_headers_names_the_header() -> None:
+    with pytest.raises(RequestError) as info:
+        header_switch(Headers(raw=[(b"x-gateway-fallback", b"maybe")]), "x-gateway-fallback")
+    assert info.value.field == "x-gateway-fallback"
+    assert "'maybe'" in info.value.message
 
 
 def test_a_bad_switch_names_the_header_and_echoes_little() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, get_args
 
@@ -78,7 +79,9 @@ def test_json_is_flat_with_utc_z_timestamp() -> None:
 def test_event_id_is_a_fresh_uuid4_hex() -> None:
     first, second = event(), event()
     assert len(first.event_id) == 32
-    assert int(first.event_id, 16) >= 0
+    parsed = uuid.UUID(hex=first.event_id)
+    assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+    assert parsed.hex == first.event_id
     assert first.event_id != second.event_id
 
 

@@ -102,6 +102,19 @@ def test_retired_models_are_never_substitutes_but_are_tried_when_named() -> None
     assert all(not r.entry.is_retired(TODAY) for r in named.routes[1:] if r.entry is not None)
 
 
+def test_a_router_kept_across_a_retirement_date_stops_offering_the_retired_substitute() -> None:
+    # One router lives as long as its instance: what it remembers of a request must not outlive the day.
+    retiring = row("old", "anthropic", prices=prices("0.5", "1"), retired="2026-07-02", retired_source="test")
+    cat = catalog(row("m"), retiring)
+    day = [TODAY]
+    r = Router(cat, RouterConfig(), today=lambda: day[0])
+    request = chat("m")
+    assert [x.model for x in r.plan(request, resolved(cat["m"]), None).routes] == ["old", "m"]
+    day[0] = date(2026, 7, 2)
+    assert [x.model for x in r.plan(request, resolved(cat["m"]), None).routes] == ["m"]
+    assert r.candidate_pairs(request, resolved(cat["m"])) == [("openai", "m")]
+
+
 def test_a_named_model_lacking_a_feature_is_still_tried() -> None:
     request = chat("o1-mini", tools=(Tool(name="f"),))
     p = plan("o1-mini", request, options=ChatOptions(cost_optimization=False), max_candidates=20)

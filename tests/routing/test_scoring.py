@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.routing.scoring import LATENCY_FLOOR_S, PRICE_FLOOR_USD, score
+from shared.routing.scoring import LATENCY_FLOOR_S, PRICE_FLOOR_USD, score, scores
 
 
 def test_the_cheapest_and_fastest_scores_one() -> None:
@@ -65,3 +65,36 @@ def test_cheaper_never_scores_worse(a: float, b: float, latency: float, weight: 
 @given(money, seconds, st.floats(min_value=0, max_value=1))
 def test_the_best_on_both_scores_one(price: float, latency: float, weight: float) -> None:
     assert score(price, price, latency, latency, weight) == pytest.approx(1.0)
+
+
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), money), seconds), min_size=1, max_size=8),
+    st.floats(min_value=0, max_value=1),
+)
+def test_scores_is_score_for_each_candidate_bit_for_bit(rows: list[tuple[float | None, float]], weight: float) -> None:
+    prices = [p for p, _ in rows]
+    latencies = [latency for _, latency in rows]
+    known = [p for p in prices if p is not None]
+    cheapest, fastest = min(known, default=0.0), min(latencies)
+    expected = [1.0 if p is None else score(p, cheapest, lat, fastest, weight) for p, lat in rows]
+    assert scores(prices, latencies, weight) == expected
+
+
+@pytest.mark.parametrize(
+    ("prices", "latencies", "weight", "what"),
+    [
+        ([0.01, -1.0], [0.5, 0.5], 0.3, "price"),
+        ([0.01, 0.02], [0.5, math.nan], 0.3, "latency"),
+        ([0.01, 0.02], [math.inf, 0.5], 0.3, "latency"),
+        ([0.01], [0.5], 1.5, "weight"),
+    ],
+)
+def test_scores_rejects_what_score_rejects(
+    prices: list[float | None], latencies: list[float], weight: float, what: str
+) -> None:
+    with pytest.raises(ValueError, match=what):
+        scores(prices, latencies, weight)
+
+
+def test_scores_of_a_lone_unpriced_candidate_is_one_whatever_its_latency() -> None:
+    assert scores([None], [math.nan], 0.3) == [1.0]
