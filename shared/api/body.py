@@ -19,10 +19,10 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.datastructures import Headers
 
 from shared.cost import format_usd
 from shared.errors import RequestError
+from shared.headers import find_header
 from shared.unified import ToolCallDelta
 
 __all__ = [
@@ -73,27 +73,9 @@ def decode_json(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """The value of header `name` (lower-case): an exact match first, else one whose name differs in case."""
-    if isinstance(headers, Headers):
-        # The same two looks on Starlette's raw (bytes) pairs: a missing header, the usual case, then costs
-        # neither a KeyError raised and caught inside `get` nor decoding every header for the second look.
-        key = name.encode("latin-1")
-        pairs = headers.raw
-        found = next((v for k, v in pairs if k == key), None)
-        if found is None:
-            found = next((v for k, v in pairs if k.lower() == key), None)
-        return None if found is None else found.decode("latin-1")
-    value = headers.get(name)
-    if value is None:
-        # ASGI servers give lower-case names; a plain dict from a test or a facade may not.
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value
-
-
 def header_switch(headers: Mapping[str, str], name: str) -> bool | None:
     """An on|off header (`name` lower-case) as a bool; None when absent; 400 naming the header otherwise."""
-    raw = _header(headers, name)
+    raw = find_header(headers, name)
     if raw is None:
         return None
     value = _SWITCH.get(raw.strip().lower())

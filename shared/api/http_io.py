@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shared.errors import RequestError
+from shared.headers import find_header
 
 __all__ = ["JSON", "json_response", "read_body"]
 
@@ -23,18 +24,21 @@ JSON = "application/json"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    too_big = RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
-    declared = request.headers.get("content-length")
+    declared = find_header(request.headers, "content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
+        raise _too_big(limit)
     parts: list[bytes] = []
     size = 0
     async for part in request.stream():
         size += len(part)
         if size > limit:
-            raise too_big
+            raise _too_big(limit)
         parts.append(part)
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _too_big(limit: int) -> RequestError:
+    return RequestError(f"request body is larger than the {limit}-byte limit", field="body", status=413)
 
 
 def _decimal(value: object) -> orjson.Fragment:

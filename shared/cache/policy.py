@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from shared.errors import RequestError
+from shared.headers import find_header
 from shared.unified import ChatRequest
 
 __all__ = [
@@ -76,7 +77,7 @@ def cache_decision(
     forced = _forced(headers)
     if not enabled:
         return _DISABLED
-    directives = _directives(_header(headers, "cache-control"))
+    directives = _directives(find_header(headers, "cache-control"))
     if "no-store" in directives:
         return _NO_STORE
     if not forced:
@@ -99,16 +100,8 @@ def header_value(decision: CacheDecision, hit: bool) -> CacheStatus:
     return "MISS" if decision.lookup or decision.store else "BYPASS"
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        # Starlette's Headers and ASGI give lower-case names; a plain dict from a test or a facade may not.
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value
-
-
 def _forced(headers: Mapping[str, str]) -> bool:
-    raw = _header(headers, CACHE_HEADER)
+    raw = find_header(headers, CACHE_HEADER)
     if raw is None:
         return False
     if raw.strip().lower() != FORCE:

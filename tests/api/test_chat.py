@@ -753,3 +753,20 @@ async def test_a_wrong_method_is_405_with_allow(gw: Gateway, entry: str, method:
         "code": None,
     }
     assert gw.sink.events == []
+
+
+async def test_a_bug_in_the_gateway_is_a_logged_500_in_openai_s_envelope(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken() -> ChatDeps:
+        raise RuntimeError("deps exploded")
+
+    app = ChatApi(broken).asgi()
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gateway.test") as client:
+        reply = await client.post(OPENAI, json={"model": "gpt-4o-mini", "messages": []}, headers=AUTH)
+        missing = await client.get("/nowhere")
+    assert reply.status_code == 500
+    assert reply.json() == {
+        "error": {"message": "internal error", "type": "server_error", "param": None, "code": "internal_error"}
+    }
+    assert "deps exploded" not in reply.text
+    assert any("unhandled error" in r.message and r.exc_info for r in caplog.records)
+    assert missing.status_code == 404  # routing itself does not need the deps
