@@ -104,6 +104,7 @@ bench: venv bench-tools pubsub-emulator
 	$(BIN)/python -m bench.adapters
 	$(BIN)/python -m bench.routing
 	$(BIN)/python -m bench.transport --write
+	$(BIN)/python -m bench.profile --write
 	$(BIN)/python -m bench.compare $(BENCH_ARGS)
 
 bench-tools:
