@@ -9,7 +9,10 @@ cache off) and sends sequential requests at three depths, each after a warm-up, 
 1. the upstream call alone (`AiohttpUpstream.request`, the provider body the gateway would send);
 2. the service core (`AIService.chat`: resolve, plan, breakers, the call, parse, price, usage event);
 3. the whole HTTP app (the dev server's ASGI app: authentication, body, validation, the core, rendering),
-   called directly with a minimal ASGI receive/send (no sockets, no uvicorn: their share is the proxy's too).
+   called directly with a minimal ASGI receive/send (no sockets, no uvicorn: their share is the proxy's too);
+
+and, through the same ASGI driver, the minimal proxy's app (`bench/minimal_proxy.py`: the same request
+forwarded to the simulator with one pooled aiohttp session): the baseline issue 9 compares with.
 
 It prints the process's CPU per request (`time.process_time`) at each depth, the differences (what each
 layer adds), and cProfile's top functions of the core by own time (per-call overhead inflates small
@@ -33,7 +36,8 @@ from typing import Any
 import orjson
 import uvloop
 
-from bench.compare import GATEWAY_KEY, JSON_BODY, Processes, code_version, gateway_env, machine
+from bench.compare import GATEWAY_KEY, JSON_BODY, UPSTREAM_KEY, Processes, code_version, gateway_env, machine
+from bench.minimal_proxy import make_app
 from local.devserver import app_for
 from shared.api.deps import ChatDeps, build_chat_deps
 from shared.api.openai_wire import parse_openai_request
@@ -51,7 +55,7 @@ _SCOPE_HEADERS = [
 ]
 
 
-async def _asgi_request(app: Any) -> None:
+async def _asgi_request(app: Any, key: str = GATEWAY_KEY) -> None:
     """One POST /v1/chat/completions through the ASGI app; fails unless it answers 200."""
     scope = {
         "type": "http",
@@ -63,7 +67,7 @@ async def _asgi_request(app: Any) -> None:
         "raw_path": b"/v1/chat/completions",
         "query_string": b"",
         "root_path": "",
-        "headers": _SCOPE_HEADERS,
+        "headers": _SCOPE_HEADERS if key == GATEWAY_KEY else _headers_for(key),
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 8080),
     }
@@ -88,6 +92,10 @@ async def _asgi_request(app: Any) -> None:
         raise SystemExit(f"the gateway answered {statuses}")
 
 
+def _headers_for(key: str) -> list[tuple[bytes, bytes]]:
+    return [(k, f"Bearer {key}".encode() if k == b"authorization" else v) for k, v in _SCOPE_HEADERS]
+
+
 async def _cpu_per_call(once: Callable[[], Awaitable[Any]], requests: int) -> float:
     for _ in range(min(300, requests)):
         await once()
@@ -100,8 +108,9 @@ async def _cpu_per_call(once: Callable[[], Awaitable[Any]], requests: int) -> fl
     return best
 
 
-async def _measure(deps: ChatDeps, requests: int, top: int) -> tuple[dict[str, float], str]:
+async def _measure(deps: ChatDeps, simulator: str, requests: int, top: int) -> tuple[dict[str, float], str]:
     app = app_for(deps)
+    proxy = make_app(simulator)
     request, options = parse_openai_request(_BODY, {})
     identity = Identity(tenant="local", key_id="bench", scopes=frozenset({"chat"}), platform=True)
     url = deps.settings.base_urls["openai"] + "/chat/completions"
@@ -117,6 +126,9 @@ async def _measure(deps: ChatDeps, requests: int, top: int) -> tuple[dict[str, f
         ),
         "service core (AIService.chat)": await _cpu_per_call(core, requests),
         "whole HTTP app (ASGI, no sockets)": await _cpu_per_call(lambda: _asgi_request(app), requests),
+        "minimal proxy's app (ASGI, no sockets)": await _cpu_per_call(
+            lambda: _asgi_request(proxy, UPSTREAM_KEY), requests
+        ),
     }
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
@@ -129,7 +141,8 @@ async def _measure(deps: ChatDeps, requests: int, top: int) -> tuple[dict[str, f
 
 
 def _report(depths: dict[str, float], profile: str, requests: int, command: str) -> str:
-    upstream, core, app = depths.values()
+    upstream, core, app, proxy = depths.values()
+    bare = upstream + app - core  # the upstream call and the HTTP layer, without the service core
     lines = [
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -142,6 +155,12 @@ def _report(depths: dict[str, float], profile: str, requests: int, command: str)
         f"| service core (AIService.chat) | {core:.0f} | {core - upstream:+.0f} (routing, breakers, parse, "
         "price, usage event) |",
         f"| whole HTTP app (ASGI, no sockets) | {app:.0f} | {app - core:+.0f} (auth, body, validation, render) |",
+        f"| minimal proxy's app (ASGI, no sockets) | {proxy:.0f} | |",
+        "",
+        f"The gateway's app costs {app / proxy:.2f}x the proxy's here. The upstream call and the HTTP layer alone "
+        f"({bare:.0f} µs) already cost {bare / proxy:.2f}x: for 2x, routing, breakers, parsing, pricing and the "
+        f"usage event together would have to fit in {max(0.0, 2 * proxy - bare):.0f} µs (they take "
+        f"{core - upstream:.0f}).",
         "",
         "cProfile of the service core, top functions by own time (profiler overhead inflates small calls):",
         "",
@@ -169,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
 
             async def run() -> tuple[dict[str, float], str]:
                 try:
-                    return await _measure(deps, args.requests, args.top)
+                    return await _measure(deps, simulator.url, args.requests, args.top)
                 finally:
                     await deps.aclose()
 

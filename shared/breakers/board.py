@@ -112,7 +112,8 @@ class BreakerBoard:
 
     def is_open(self, scope: str) -> bool:
         """True while the breaker is open; half-open counts as not open (the request may become the probe)."""
-        return phase(self._mirror.get(scope), self._clock.time()) == "open"
+        record = self._mirror.get(scope)  # usually none: no clock read then (the router asks per candidate)
+        return record is not None and phase(record, self._clock.time()) == "open"
 
     def open_until(self, scope: str) -> float | None:
         record = self._mirror.get(scope)
