@@ -15,23 +15,32 @@ import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import orjson
 import pytest
 
+from shared.analytics.duckdb_adapter import DuckDbAnalytics
+from shared.analytics.limits import LimitsSection
+from shared.analytics.port import QueryParams
+from shared.api.chat import ChatApi
+from shared.api.deps import ChatDeps, build_chat_deps
 from shared.catalog import CatalogModel, default_catalog
 from shared.clock import SystemClock
 from shared.cost import estimate_cost
+from shared.events.local_sink import events_dir
+from shared.identity import Identity
 from shared.limits import Check, LimitKind, Limits, LimitScope
 from shared.limits.enforce import PROMPT_BOUND_FACTOR, Limiter
 from shared.limits.redis_ledger import RedisLedger
 from shared.routing import RequestNeeds
 from shared.unified import ChatRequest, Message
 from tests.api import dev
-from tests.api.test_chat import AUTH, OPENAI, SEED, Gateway, open_in
+from tests.api.test_chat import AUTH, OPENAI, SEED, Gateway, gateway_settings, open_in
 from tests.redis_server import RedisServer, delete_prefix
 from tests.simulator_server import SimulatorAdmin
 
@@ -233,3 +242,34 @@ async def test_redis_killed_mid_run_leaves_each_instance_its_local_share(
         statuses = [(await gw.client.post(OPENAI, json=body("local"), headers=AUTH)).status_code for _ in range(5)]
         assert statuses == [200, 200, 200, 429, 429]
         assert ledger.degraded
+
+
+async def test_refused_requests_reach_analytics_as_limited_requests_and_spend(sim_url: str, tmp_path: Path) -> None:
+    """End to end on the embedded backends: the gateway's own event segments, read by the analytics section."""
+    deps = build_chat_deps(gateway_settings(sim_url, tmp_path))  # the real segment sink under tmp_path/events
+    try:
+        store = deps.limiter.limits.store
+        await store.update(TENANT, Limits.model_validate({"requestsPerMinute": 2, "dailyBudgetUsd": 1}), actor="t")
+
+        async def ready() -> ChatDeps:
+            return deps
+
+        transport = httpx2.ASGITransport(app=ChatApi(ready).asgi())
+        async with httpx2.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            statuses = [(await client.post(OPENAI, json=body("count me"), headers=AUTH)).status_code for _ in range(5)]
+        assert statuses == [200, 200, 429, 429, 429]
+        await deps.events.flush()  # sealed: embedded analytics read sealed segments
+        now = datetime.now(UTC)
+        window = QueryParams("local", now - timedelta(hours=1), now + timedelta(minutes=1))
+        identity = Identity(tenant="local", key_id=dev(deps).key_id, scopes=frozenset({"analytics"}))
+        section = await LimitsSection(DuckDbAnalytics(events_dir(tmp_path)), store).render(identity, window, now)
+        daily = Check("tenant|local", "daily_budget", 1_000_000)
+        settled = 1_000_000 - (await deps.limiter.ledger.remaining([daily], SystemClock().time()))[daily]
+    finally:
+        await deps.aclose()
+    assert section["limitedRequests"] == 3
+    (tenant,) = section["scopes"]
+    assert tenant["requestsPerMinute"] == 2
+    # What analytics counts from the events is what the ledger settled: the two served requests' cost.
+    assert tenant["daily"]["spentMicros"] == settled > 0
+    assert tenant["daily"]["remainingMicros"] == 1_000_000 - settled
