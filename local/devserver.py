@@ -215,7 +215,8 @@ def app_for(deps: ChatDeps) -> ASGIApp:
         settings=deps.settings,
         keys=deps.keys,
         store=deps.store,
-        analytics=AnalyticsService(analytics_port(deps.settings), SystemClock()),
+        # The chat deps' own limits store: the report's limits section reads what chat enforces.
+        analytics=AnalyticsService(analytics_port(deps.settings), SystemClock(), deps.limiter.limits.store),
         chat=lambda: deps,
     )
 

@@ -163,10 +163,6 @@ class AnalyticsService:
     def limits(self) -> LimitsStore | None:
         return None if self._limits is None else self._limits.store
 
-    def with_limits(self, limits: LimitsStore) -> AnalyticsService:
-        """The same service (port and clock) reporting the limits stored in `limits`."""
-        return AnalyticsService(self._port, self._clock, limits)
-
     async def report(self, identity: Identity, days: int, detailed: bool = False) -> dict[str, Any]:
         """The analytics of the last `days` UTC days (1..365) that `identity` may see."""
         if not 1 <= days <= 365:

@@ -3,8 +3,7 @@
 The report side is light (the gateway key ring, the analytics port of ANALYTICS_BACKEND: DuckDB over
 the local event segments and rollup file, or BigQuery, shared.analytics.factory, and the usage limits'
 `LimitsStore` on the same document store, for the report's `limits` section) and built on the first
-request. Deps assembled by hand with a service that has no limits store (the dev server) get one on their
-`store` too, so every way of serving the report shows the limits.
+request.
 
 The cost analysis (`POST /api/ai/analytics/costs`) is the chat service core's
 `analyze_costs` (one code path: the same catalog, router and model resolution as chat); that core is
@@ -46,11 +45,6 @@ class AnalyticsDeps:
     body_limit: int = COSTS_BODY_LIMIT
     _chat: ChatDeps | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
-
-    def __post_init__(self) -> None:
-        if self.analytics.limits is None:
-            # The store's clock only stamps updates, which the report never makes.
-            self.analytics = self.analytics.with_limits(LimitsStore(self.store, SystemClock()))
 
     async def chat_service(self) -> AIService:
         """The chat service core, built on first use; concurrent first calls share one build."""

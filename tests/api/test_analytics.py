@@ -22,9 +22,8 @@ from shared.analytics.duckdb_adapter import DuckDbAnalytics
 from shared.analytics.service import AnalyticsService
 from shared.api.analytics import AnalyticsApi
 from shared.api.analytics_deps import AnalyticsDeps, build_analytics_deps
-from shared.api.deps import ChatDeps, events_dir
+from shared.api.deps import events_dir
 from shared.gateway_keys import GatewayKeyStore
-from shared.identity import Identity
 from shared.limits.config import Limits, LimitScope
 from shared.limits.store import LimitsStore
 from shared.settings import Settings
@@ -227,7 +226,8 @@ async def test_a_limits_store_that_is_down_leaves_the_report_standing(gw: Gatewa
     _seed(gw)
     down = FlakyStore(gw.deps.store)
     down.down = True
-    gw.deps.analytics = gw.deps.analytics.with_limits(LimitsStore(down, FakeClock(now=NOW.timestamp())))
+    clock = FakeClock(now=NOW.timestamp())
+    gw.deps.analytics = AnalyticsService(DuckDbAnalytics(gw.events), clock, LimitsStore(down, clock))
     reply = await gw.clients["asgi"].get(PATH, headers=await gw.key("acme", {"analytics", "admin"}))
     assert reply.status_code == 200, reply.text
     body = reply.json()
@@ -238,26 +238,6 @@ async def test_a_limits_store_that_is_down_leaves_the_report_standing(gw: Gatewa
         "scopes": [],
     }
     assert body["costs"]["totalMicros"] == 1_500 + 2_000_001 + 250 + 99
-
-
-async def test_deps_assembled_by_hand_read_the_limits_on_their_store(gw: Gateway) -> None:
-    """As the dev server assembles them: a service without a limits store gets one on the deps' store."""
-    bare = AnalyticsService(DuckDbAnalytics(gw.events), FakeClock(now=NOW.timestamp()))
-    assert bare.limits is None
-    deps = AnalyticsDeps(
-        settings=gw.deps.settings, keys=gw.deps.keys, store=gw.deps.store, analytics=bare, chat=_no_chat
-    )
-    assert deps.analytics.limits is not None
-    await LimitsStore(gw.deps.store, FakeClock()).update(
-        LimitScope(tenant_id="acme"), Limits(requests_per_minute=7), actor=None
-    )
-    identity = Identity(tenant="acme", key_id="k", scopes=frozenset({"analytics"}))
-    [tenant] = (await deps.analytics.report(identity, 1))["limits"]["scopes"]
-    assert tenant["requestsPerMinute"] == 7
-
-
-def _no_chat() -> ChatDeps:
-    raise AssertionError("the report never builds the chat core")
 
 
 async def test_empty_data_dir_reports_zeros(gw: Gateway) -> None:
