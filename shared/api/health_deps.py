@@ -4,10 +4,9 @@
 document store, live metrics in Redis (in-process without `REDIS_URL`, where only the dev server, which
 passes its chat deps' own metrics, sees anything). Pass any part to share it (the dev server shares its
 store, cache, metrics, breakers and key ring); the rest is built here. The KMS box is built only for
-`KMS_BACKEND=gcp`, the one case with something to reach. `limits_instances` is the expected chat instance
-count the limits ledger divides each limit by while Redis is away; given, health reports it with the limits
-component (its "1/N" becomes the number). `health_api` is this module's per-process holder (style.md point
-11), built once and never mutated after.
+`KMS_BACKEND=gcp`, the one case with something to reach. With `REDIS_URL`, the limits component reports
+`LIMITS_INSTANCES`, the N the chat ledger divides each limit by while Redis is away. `health_api` is this
+module's per-process holder (style.md point 11), built once and never mutated after.
 """
 
 from __future__ import annotations
@@ -61,7 +60,6 @@ def build_health_deps(
     keys: KeyLookup | None = None,
     catalog: Catalog | None = None,
     box: SecretBox | None = None,
-    limits_instances: int | None = None,
 ) -> HealthDeps:
     clock = clock or SystemClock()
     store = store if store is not None else build_store(settings)
@@ -83,7 +81,8 @@ def build_health_deps(
         catalog=catalog if catalog is not None else default_catalog(),
         clock=clock,
         kms=box if settings.kms_backend == "gcp" else None,
-        limits_instances=limits_instances,
+        # The chat ledger's N matters only on Redis (set beside REDIS_URL); embedded, each instance is exact.
+        limits_instances=settings.limits_instances if settings.redis_url else None,
     )
     keys = keys if keys is not None else gateway_key_ring(settings, store, clock)
     return HealthDeps(settings, keys, collector, store, cache, metrics, breakers)
@@ -101,10 +100,7 @@ class LazyHealthDeps:
         if self._deps is None:
             async with self._lock:
                 if self._deps is None:
-                    settings = Settings.from_env(self._environ)
-                    # The chat ledger's N (LIMITS_INSTANCES, set beside REDIS_URL); it matters only with Redis.
-                    instances = settings.limits_instances if settings.redis_url else None
-                    self._deps = build_health_deps(settings, limits_instances=instances)
+                    self._deps = build_health_deps(Settings.from_env(self._environ))
         return self._deps
 
 

@@ -30,7 +30,7 @@ from shared.clock import Clock
 from shared.cost import DEFAULT_OUTPUT_RESERVE, estimate_cost, format_usd
 from shared.errors import LimitCode, LimitExceeded, RequestError
 from shared.identity import Identity
-from shared.limits.config import LimitRecord
+from shared.limits.config import LIMIT_FIELDS, LimitRecord
 from shared.limits.ledger import BUDGET_KINDS, Check, Denied, Ledger, LimitKind, Reservation
 from shared.limits.store import LimitsCache
 from shared.routing import RequestNeeds, Route
@@ -49,12 +49,14 @@ __all__ = [
 PROMPT_BOUND_FACTOR = CHARS_PER_TOKEN
 _ATTEMPTS = 3  # reservations tried, each after dropping the routes that did not fit
 
-_WIRE_NAMES: dict[LimitKind, str] = {
-    "requests_per_minute": "requestsPerMinute",
-    "tokens_per_minute": "tokensPerMinute",
-    "daily_budget": "dailyBudgetUsd",
-    "monthly_budget": "monthlyBudgetUsd",
+# The ledger's kind -> the configuration's field (shared.limits.config), and from it the API's name.
+_FIELDS: dict[LimitKind, str] = {
+    "requests_per_minute": "requests_per_minute",
+    "tokens_per_minute": "tokens_per_minute",
+    "daily_budget": "daily_budget_usd",
+    "monthly_budget": "monthly_budget_usd",
 }
+_WIRE_NAMES = {kind: LIMIT_FIELDS[field] for kind, field in _FIELDS.items()}
 _WORDS: dict[LimitKind, str] = {
     "requests_per_minute": "requests per minute",
     "tokens_per_minute": "tokens per minute",

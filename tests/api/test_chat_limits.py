@@ -34,7 +34,7 @@ from shared.clock import SystemClock
 from shared.cost import estimate_cost
 from shared.events.local_sink import events_dir
 from shared.identity import Identity
-from shared.limits import Check, LimitKind, Limits, LimitScope
+from shared.limits import Check, LimitKind, Limits, LimitScope, MemoryLedger
 from shared.limits.enforce import PROMPT_BOUND_FACTOR, Limiter
 from shared.limits.redis_ledger import RedisLedger
 from shared.routing import RequestNeeds
@@ -273,3 +273,26 @@ async def test_refused_requests_reach_analytics_as_limited_requests_and_spend(si
     # What analytics counts from the events is what the ledger settled: the two served requests' cost.
     assert tenant["daily"]["spentMicros"] == settled > 0
     assert tenant["daily"]["remainingMicros"] == 1_000_000 - settled
+
+
+async def test_a_call_cancelled_mid_flight_keeps_its_worst_case(
+    sim_url: str, tmp_path: Path, admin: SimulatorAdmin
+) -> None:
+    """The caller left while the provider worked: its usage is unknown, so the worst case is settled (a hold
+    that merely expired would give it back: holds here last 1 s, and the test looks after that)."""
+    text = "[sim latency_ms=5000] a slow one"
+    async with gateway(sim_url, tmp_path) as gw:
+        short = Limiter(gw.deps.limiter.limits, MemoryLedger(hold_seconds=1.0), SystemClock(), hold_seconds=1.0)
+        gw.deps.limiter = gw.deps.service.limiter = short
+        await set_limits(gw, TENANT, dailyBudgetUsd="5")
+        before = admin.stats()["total"]
+        call = asyncio.create_task(gw.client.post(OPENAI, json=body(text), headers=AUTH))
+        for _ in range(200):  # until the provider has the request
+            await asyncio.sleep(0.01)
+            if admin.stats()["total"] > before:
+                break
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(1.2)  # past the hold
+        assert await spent(gw) == worst_case_micros(text, 200)

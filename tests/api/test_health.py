@@ -191,11 +191,12 @@ async def test_other_methods_and_paths(gw: Gateway, entry: str) -> None:
 
 async def test_limits_failing_open_are_degraded_in_words_not_down(tmp_path: Path) -> None:
     """REDIS_URL set and Redis gone: the limits component says the instances enforce their local share (with
-    the expected instance count health was given), and the status is degraded (200), not unhealthy."""
+    LIMITS_INSTANCES), and the status is degraded (200), not unhealthy."""
     clock = FakeClock(now=60 * 29_000_000 + 5.0)
-    settings = dataclasses.replace(settings_in(tmp_path), redis_url="redis://127.0.0.1:1/0")  # nothing listens
+    # nothing listens there; LIMITS_INSTANCES=4
+    settings = dataclasses.replace(settings_in(tmp_path), redis_url="redis://127.0.0.1:1/0", limits_instances=4)
     metrics = LiveMetrics(MemoryMetricsBackend(clock), clock=clock)
-    deps = build_health_deps(settings, clock=clock, metrics=metrics, limits_instances=4)
+    deps = build_health_deps(settings, clock=clock, metrics=metrics)
     try:
         async with httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=HealthApi(_ready(deps)).asgi()), base_url="http://gateway.test"
