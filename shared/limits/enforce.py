@@ -214,9 +214,7 @@ class Limiter:
 
     async def aclose(self) -> None:
         """Close the ledger's connections (the Redis ledger's pool; the in-process one has none)."""
-        close = getattr(self.ledger, "close", None)
-        if close is not None:
-            await close()
+        await self.ledger.close()
 
 
 def _worst_case(route: Route, needs: RequestNeeds) -> tuple[int, int | None]:

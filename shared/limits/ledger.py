@@ -145,6 +145,10 @@ class Ledger(Protocol):
         """What is left of each limit (requests, tokens, micro-USD), never below zero."""
         ...
 
+    async def close(self) -> None:
+        """Release connections (the Redis pool); the ledger is not used after."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Period:

@@ -179,6 +179,9 @@ class MemoryLedger:
             self._expire(now_ms)
             return {check: max(0, check.limit - self._used(check, now_ms)) for check in checks}
 
+    async def close(self) -> None:
+        """Nothing to release: the counters live in this process."""
+
     # --- internals (called with the lock held) ---
 
     def _reserve(
