@@ -44,7 +44,6 @@ from shared.cache.breaker import CacheBreaker
 from shared.cache.redis_cache import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_OP_TIMEOUT,
     redis_pool_options,
 )
 from shared.clock import Clock, SystemClock
@@ -67,10 +66,14 @@ from shared.limits.ledger import (
 from shared.limits.memory_ledger import MemoryLedger
 from shared.limits.redis_scripts import SCRIPTS
 
-__all__ = ["DEFAULT_BACKLOG_LIMIT", "DEFAULT_PREFIX", "RedisLedger"]
+__all__ = ["DEFAULT_BACKLOG_LIMIT", "DEFAULT_LEDGER_OP_TIMEOUT", "DEFAULT_PREFIX", "RedisLedger"]
 
 DEFAULT_PREFIX = "gw:lim:"
 DEFAULT_BACKLOG_LIMIT = 10_000
+# Longer than the cache's 50 ms: a cache that times out only misses, a ledger that times out fails open to
+# its local share, which cannot see what Redis already holds. A burst or a busy instance must not look like an
+# outage (seen: one 50 ms timeout under a loaded test run let a concurrent burst pass a budget's local share).
+DEFAULT_LEDGER_OP_TIMEOUT = 0.25
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,7 +130,7 @@ class RedisLedger:
         url: str,
         *,
         ca_cert: str | None = None,
-        timeout: float = DEFAULT_OP_TIMEOUT,
+        timeout: float = DEFAULT_LEDGER_OP_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         breaker: CacheBreaker | None = None,

@@ -41,6 +41,7 @@ from shared.routing import RequestNeeds
 from shared.unified import ChatRequest, Message
 from tests.api import dev
 from tests.api.test_chat import AUTH, OPENAI, SEED, Gateway, gateway_settings, open_in
+from tests.cache import RELAXED_TIMEOUT
 from tests.redis_server import RedisServer, delete_prefix
 from tests.simulator_server import SimulatorAdmin
 
@@ -58,8 +59,14 @@ async def gateway(
         gw = await open_in(stack, sim_url, data_dir, **changes)
         if redis_url is not None:
             prefix = f"test:{uuid.uuid4().hex}:"
+            # Relaxed timeouts: the proofs are about atomicity; a loaded test machine must not fail them open.
             ledger = RedisLedger.from_url(
-                redis_url, prefix=prefix, hold_seconds=660, instances=changes.get("limits_instances", 1)
+                redis_url,
+                prefix=prefix,
+                hold_seconds=660,
+                instances=changes.get("limits_instances", 1),
+                timeout=RELAXED_TIMEOUT,
+                connect_timeout=RELAXED_TIMEOUT,
             )
             if not own:
                 stack.push_async_callback(delete_prefix, redis_url, prefix)
